@@ -1,3 +1,18 @@
+// Snapshots: containerd's contract and its implementations.
 export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './snapshot/types.js';
 export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './snapshot/errors.js';
+export * from './snapshot/index.js';
+
+// The cache manager.
+export { CacheManager, openCacheManager, type CacheManagerOptions, type CacheEvent, type RecordView } from './cache/manager.js';
+export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
+export { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata } from './cache/refs.js';
+export type { OpenOptions, NewOptions } from './cache/options.js';
+export type { UsageInfo } from './cache/usage.js';
+export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/reconcile.js';
+export type { Inspector } from './cache/supervisor.js';
+export { recordMachine, RECORD_STATES, type RecordState, type RecordContext, type RecordEvent } from '../machines/record.machine.js';
+export { managerMachine, type ManagerEvent, type OperationEvent } from '../machines/manager.machine.js';
+
+// Sizes.
 export { treeUsage, type TreeUsageOptions } from './size/tree-usage.js';

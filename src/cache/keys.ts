@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Snapshot keys of a record. A record keeps one id for life; its snapshot is
+ * active under `active/<id>` until finalized, then committed as `committed/<id>`.
+ * Views made for read-only mounts live under `view/<id>/<n>`.
+ */
+export const activeKey = (id: string): string => `active/${id}`;
+export const committedKey = (id: string): string => `committed/${id}`;
+export const viewKey = (id: string, n: number): string => `view/${id}/${n}`;
+
+export type SnapshotRole = { role: 'active' | 'committed'; id: string } | { role: 'view'; id: string; n: number };
+
+export function parseSnapshotKey(key: string): SnapshotRole | undefined {
+  const m = /^(active|committed)\/([^/]+)$/.exec(key);
+  if (m) return { role: m[1] as 'active' | 'committed', id: m[2]! };
+  const v = /^view\/([^/]+)\/(\d+)$/.exec(key);
+  if (v) return { role: 'view', id: v[1]!, n: Number(v[2]) };
+  return undefined;
+}
+
+const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** A 25-character base36 id, like BuildKit's: about 129 bits of randomness. */
+export function newRecordId(): string {
+  const bytes = randomBytes(25);
+  let id = '';
+  for (const b of bytes) id += ALPHABET[b % 36];
+  return id;
+}

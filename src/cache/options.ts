@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import type { Snapshotter } from '../snapshot/types.js';
+import { CacheError } from './errors.js';
+
+const isSnapshotter = (v: unknown): v is Snapshotter =>
+  typeof v === 'object' && v !== null && ['stat', 'prepare', 'commit', 'remove', 'walk', 'mounts', 'view', 'usage', 'close'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+
+export const OpenOptionsSchema = z.strictObject({
+  root: z.string().min(1, 'is empty'),
+  snapshotter: z
+    .union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')])
+    .default('native'),
+  /** Opens metadata read-only, takes no lock and writes nothing: for inspecting a root a live process owns. */
+  readOnly: z.boolean().default(false),
+});
+export type OpenOptions = z.input<typeof OpenOptionsSchema>;
+export type ResolvedOpenOptions = z.output<typeof OpenOptionsSchema>;
+
+export const NewOptionsSchema = z.strictObject({
+  description: z.string().max(4096, 'is longer than 4096 characters').optional(),
+  recordType: z.string().min(1, 'is empty').max(256).regex(/^[\x21-\x7e]+$/, 'has a character outside printable ASCII').default('regular'),
+  retain: z.boolean().default(false),
+});
+export type NewOptions = z.input<typeof NewOptionsSchema>;
+
+/** Parses with zod and turns every problem into one CacheError INVALID that lists them all. */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : what} ${i.message}`);
+  throw new CacheError('INVALID', `invalid ${what}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,144 @@
+import type { RecordMeta } from '../metadata/schema.js';
+import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
+import { isSnapshotError } from '../snapshot/errors.js';
+import type { Info, Snapshotter } from '../snapshot/types.js';
+import { activeKey, committedKey, parseSnapshotKey } from './keys.js';
+import { dormantStateOf, type RecordTable } from './record-table.js';
+
+export type ReconcileAction =
+  | 'removed-orphan-snapshot'
+  | 'dropped-missing-snapshot'
+  | 'dropped-orphan-child'
+  | 'removed-unretained-mutable'
+  | 'repaired-commit'
+  | 'completed-removal'
+  | 'kept-corrupt-record';
+
+export interface ReconcileEntry {
+  action: ReconcileAction;
+  id?: string;
+  detail: string;
+}
+
+/** What start-up found and repaired; returned by openCacheManager as `startup`. */
+export interface ReconcileReport {
+  records: number;
+  snapshots: number;
+  repairs: ReconcileEntry[];
+}
+
+/**
+ * Brings metadata and the snapshotter back into agreement after any stop,
+ * clean or not, then loads every surviving record into the table as dormant.
+ */
+export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, table: RecordTable, report: (entry: ReconcileEntry) => void): Promise<ReconcileReport> {
+  const repairs: ReconcileEntry[] = [];
+  const note = (entry: ReconcileEntry) => {
+    repairs.push(entry);
+    report(entry);
+  };
+  const snapshots = new Map<string, Info>();
+  await snapshotter.walk((info) => void snapshots.set(info.name, info));
+  const corruptIds = new Set<string>();
+  const records = new Map<string, RecordMeta>();
+  for (const meta of store.all((bad) => {
+    corruptIds.add(bad.id);
+    note({ action: 'kept-corrupt-record', id: bad.id, detail: `metadata is corrupt and was left untouched: ${bad.reason}` });
+  }))
+    records.set(meta.id, meta);
+
+  const writes: MetadataWrite[] = [];
+  const doomed: { id: string; action: ReconcileAction; detail: string }[] = [];
+  for (const meta of records.values()) {
+    const hasActive = snapshots.get(activeKey(meta.id))?.kind === 'active';
+    const hasCommitted = snapshots.get(committedKey(meta.id))?.kind === 'committed';
+    if (meta.state === 'removing') doomed.push({ id: meta.id, action: 'completed-removal', detail: 'a removal was interrupted; finished it' });
+    else if (meta.state === 'mutable' && !meta.retain)
+      doomed.push({ id: meta.id, action: 'removed-unretained-mutable', detail: 'an unretained mutable record outlived its process' });
+    else if (meta.state === 'frozen' && !hasActive && hasCommitted) {
+      const repaired: RecordMeta = { ...meta, state: 'committed' };
+      records.set(meta.id, repaired);
+      writes.push({ put: repaired });
+      note({ action: 'repaired-commit', id: meta.id, detail: 'the snapshot commit finished before a crash; marked committed' });
+    } else if (meta.state === 'committed' ? !hasCommitted : !hasActive)
+      doomed.push({ id: meta.id, action: 'dropped-missing-snapshot', detail: `its ${meta.state === 'committed' ? 'committed' : 'active'} snapshot is gone` });
+  }
+
+  // A record whose parent goes must go too, as must its descendants.
+  const childrenOf = new Map<string, string[]>();
+  for (const meta of records.values()) {
+    if (meta.parent === undefined) continue;
+    const siblings = childrenOf.get(meta.parent) ?? [];
+    siblings.push(meta.id);
+    childrenOf.set(meta.parent, siblings);
+  }
+  const gone = new Set(doomed.map((d) => d.id));
+  const queue = [...gone];
+  for (const meta of records.values())
+    if (meta.parent !== undefined && !records.has(meta.parent) && !corruptIds.has(meta.parent) && !gone.has(meta.id)) {
+      gone.add(meta.id);
+      queue.push(meta.id);
+      doomed.push({ id: meta.id, action: 'dropped-orphan-child', detail: `its parent ${meta.parent} has no record` });
+    }
+  while (queue.length > 0) {
+    for (const child of childrenOf.get(queue.pop()!) ?? []) {
+      if (gone.has(child)) continue;
+      gone.add(child);
+      queue.push(child);
+      doomed.push({ id: child, action: 'dropped-orphan-child', detail: 'its parent was dropped' });
+    }
+  }
+  // Mark doomed records durably first: a crash during the snapshot removals below is finished next time.
+  for (const id of gone) {
+    const meta = records.get(id)!;
+    if (meta.state !== 'removing') writes.push({ put: { ...meta, state: 'removing' } });
+  }
+  await store.write(writes);
+
+  const owned = (key: string) => {
+    const role = parseSnapshotKey(key);
+    if (!role) return false;
+    if (corruptIds.has(role.id)) return true;
+    if (role.role === 'view') return false;
+    return records.has(role.id) && !gone.has(role.id);
+  };
+  await removeSnapshots(snapshotter, snapshots, (key) => !owned(key), (key) => {
+    const role = parseSnapshotKey(key);
+    if (!role || !gone.has(role.id) || role.role === 'view') note({ action: 'removed-orphan-snapshot', ...(role ? { id: role.id } : {}), detail: `snapshot ${key} had no record` });
+  });
+  for (const d of doomed) note({ action: d.action, id: d.id, detail: d.detail });
+  await store.write([...gone].map((id) => ({ delete: id })));
+
+  const children = new Map<string, number>();
+  for (const meta of records.values())
+    if (!gone.has(meta.id) && meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
+  for (const meta of records.values()) {
+    if (gone.has(meta.id)) continue;
+    const state = dormantStateOf(meta.state);
+    if (state) table.addDormant(meta.id, state, children.get(meta.id) ?? 0);
+  }
+  return { records: records.size - gone.size, snapshots: snapshots.size, repairs };
+}
+
+/** Removes the selected snapshots leaves first, since a snapshot with children cannot go. */
+async function removeSnapshots(snapshotter: Snapshotter, all: Map<string, Info>, selected: (key: string) => boolean, removed: (key: string) => void): Promise<void> {
+  const pending = new Set([...all.keys()].filter(selected));
+  while (pending.size > 0) {
+    const parents = new Set<string>();
+    for (const key of pending) {
+      const parent = all.get(key)?.parent;
+      if (parent !== undefined && pending.has(parent)) parents.add(parent);
+    }
+    const leaves = [...pending].filter((k) => !parents.has(k));
+    for (const key of leaves) {
+      pending.delete(key);
+      try {
+        await snapshotter.remove(key);
+        removed(key);
+      } catch (err) {
+        // A snapshot still parenting a kept one cannot go; leaving it is the safe outcome.
+        if (!isSnapshotError(err, 'NOT_FOUND') && !isSnapshotError(err, 'FAILED_PRECONDITION')) throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerDu } from './commands/du.js';
+
+const program = new Command()
+  .name('cachekit')
+  .description('A cache of layered filesystem snapshots: BuildKit\'s cache manager as observable actors.')
+  .showHelpAfterError();
+
+registerDu(program);
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`cachekit: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}

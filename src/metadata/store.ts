@@ -1,0 +1,112 @@
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { CacheError } from '../cache/errors.js';
+import { migrationPath } from './migrations.js';
+import { RecordMeta, SCHEMA_VERSION, SchemaVersion } from './schema.js';
+
+export type MetadataWrite = { put: RecordMeta } | { delete: string };
+
+export interface CorruptEntry {
+  id: string;
+  reason: string;
+}
+
+const VERSION_KEY = 'schemaVersion';
+
+/**
+ * Record metadata in LMDB: one entry per record, every value checked by zod on
+ * read. Writes of one operation share a transaction, and their promise resolves
+ * only once the transaction is flushed to disk.
+ */
+export class MetadataStore {
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly records: Database<unknown, string>,
+    readonly readOnly: boolean,
+  ) {}
+
+  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<MetadataStore> {
+    const readOnly = options.readOnly ?? false;
+    if (!readOnly) mkdirSync(path, { recursive: true });
+    // overlappingSync off: a commit's promise then means "on disk", which is what callers wait for.
+    const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
+    const meta = env.openDB<unknown, string>({ name: 'meta' });
+    const records = env.openDB<unknown, string>({ name: 'records' });
+    const store = new MetadataStore(env, records, readOnly);
+    const stored = meta.get(VERSION_KEY);
+    if (stored === undefined) {
+      if (!readOnly) await meta.put(VERSION_KEY, SCHEMA_VERSION);
+    } else {
+      const parsed = SchemaVersion.safeParse(stored);
+      if (!parsed.success) throw new CacheError('INVALID', `metadata at ${path}: stored schema version ${JSON.stringify(stored)} is not a positive integer`);
+      if (parsed.data > SCHEMA_VERSION)
+        throw new CacheError('INVALID', `metadata at ${path}: schema version ${parsed.data} is newer than this cachekit understands (${SCHEMA_VERSION})`);
+      if (parsed.data < SCHEMA_VERSION && !readOnly) {
+        const steps = migrationPath(parsed.data);
+        await env.transaction(() => {
+          const view = {
+            get: (k: string) => records.get(k),
+            put: (k: string, v: unknown) => void records.put(k, v),
+            keys: () => records.getKeys() as Iterable<string>,
+          };
+          for (const step of steps) step(view);
+          void meta.put(VERSION_KEY, SCHEMA_VERSION);
+        });
+      }
+    }
+    return store;
+  }
+
+  /** The record, validated; undefined when absent; a CacheError INVALID when the stored value is corrupt. */
+  get(id: string): RecordMeta | undefined {
+    const raw = this.records.get(id);
+    if (raw === undefined) return undefined;
+    return parseStored(id, raw);
+  }
+
+  /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
+  *all(onCorrupt: (entry: CorruptEntry) => void): Generator<RecordMeta> {
+    for (const { key, value } of this.records.getRange()) {
+      const result = RecordMeta.safeParse(value);
+      if (result.success && result.data.id === key) yield result.data;
+      else onCorrupt({ id: String(key), reason: result.success ? `stored id ${result.data.id} differs from its key` : result.error.issues.map(describeIssue).join('; ') });
+    }
+  }
+
+  count(): number {
+    return this.records.getCount();
+  }
+
+  /** Applies the writes in one transaction; resolves once it is durable. */
+  async write(writes: readonly MetadataWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    if (this.readOnly) throw new CacheError('INVALID', 'metadata store is open read-only');
+    for (const w of writes) if ('put' in w) RecordMeta.parse(w.put);
+    await this.env.transaction(() => {
+      for (const w of writes) {
+        if ('put' in w) void this.records.put(w.put.id, w.put);
+        else void this.records.remove(w.delete);
+      }
+    });
+  }
+
+  /** Test and recovery hook: stores a raw value under an id, unchecked. */
+  async putRaw(id: string, value: unknown): Promise<void> {
+    await this.records.put(id, value);
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
+  return `${issue.path.length ? issue.path.join('.') : 'value'} ${issue.message}`;
+}
+
+function parseStored(id: string, raw: unknown): RecordMeta {
+  const result = RecordMeta.safeParse(raw);
+  if (!result.success)
+    throw new CacheError('INVALID', `record ${id}: stored metadata is corrupt: ${result.error.issues.map(describeIssue).join('; ')}`);
+  return result.data;
+}
