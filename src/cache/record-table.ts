@@ -181,6 +181,12 @@ export class RecordTable {
     return this.persist(id, next);
   }
 
+  /** Durably marks a record as being removed; never-stored records need no mark. */
+  markRemoving(id: string): Promise<void> {
+    if (this.unstored.has(id)) return Promise.resolve();
+    return this.updateMeta(id, (meta) => ({ ...meta, state: 'removing' }));
+  }
+
   /** Adjusts a parent's child count whether or not it is live. */
   adjustChildren(parentId: string, delta: 1 | -1): void {
     const live = this.live.get(parentId);
@@ -238,7 +244,8 @@ export class RecordTable {
   /** Writes the record's stored state and use counters when they changed. */
   private persistProjection(record: LiveRecord, snapshot: RecordSnapshot): void {
     const stored = storedStateOf(record.state);
-    if (stored === undefined) return;
+    // `removing` is written by markRemoving, which the removal awaits before touching the snapshot.
+    if (stored === undefined || stored === 'removing') return;
     const { lastUsedAt, usageCount } = snapshot.context;
     const meta = record.meta;
     const id = meta.id;

@@ -269,8 +269,8 @@ export class Supervisor {
         }
       }),
       removeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {
-        // The `removing` mark must be durable before the snapshot goes, so start-up can finish a crash.
-        await this.table.durable(input.id);
+        // The `removing` mark is durable before the snapshot goes, so start-up can finish a crash.
+        await this.table.markRemoving(input.id);
         for (const key of [activeKey(input.id), committedKey(input.id)]) {
           try {
             await snapshotter.remove(key);

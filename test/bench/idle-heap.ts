@@ -1,0 +1,49 @@
+/**
+ * Heap bytes per idle record after opening a cache of N records.
+ * Run: npm run bench:heap [-- --records 100000]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openCacheManager } from '../../src/index.js';
+
+const { values } = parseArgs({ options: { records: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '256' } } });
+const RECORDS = Number(values.records);
+const CONCURRENCY = Number(values.concurrency);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc');
+
+const settledHeap = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return process.memoryUsage().heapUsed;
+};
+
+const root = mkdtempSync(join(tmpdir(), 'cachekit-heap-'));
+try {
+  const t0 = performance.now();
+  const cm = await openCacheManager({ root });
+  let made = 0;
+  const worker = async () => {
+    while (made < RECORDS) {
+      made++;
+      await (await (await cm.new(null, { retain: true })).commit()).release();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await cm.close();
+  console.log(`built ${RECORDS} frozen records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const before = await settledHeap();
+  const reopened = await openCacheManager({ root });
+  const after = await settledHeap();
+  const { records, liveActors } = reopened.inspect();
+  console.log(`reopened: ${records} records, ${liveActors} live actors, start-up repairs ${reopened.startup.repairs.length}`);
+  console.log(`heap per idle record: ${((after - before) / records).toFixed(0)} bytes (goal: under 500)`);
+  await reopened.close();
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
