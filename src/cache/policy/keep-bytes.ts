@@ -13,7 +13,10 @@ export interface DiskStats {
 export type KeepBytesLimit = 'none' | 'maxUsedSpace' | 'minFreeSpace' | 'reservedSpace' | 'minFreeSpaceSatisfied';
 
 export interface KeepBytes {
-  /** Stop pruning once the unshared cache total is below this; 0 means no size target (prune every candidate). */
+  /**
+   * Prune until the unshared cache total fits in this many bytes. 0 with limitedBy 'none' means the policy has no size
+   * target; 0 otherwise means the free-space shortfall exceeds the whole cache (both prune every candidate).
+   */
   keepBytes: number;
   limitedBy: KeepBytesLimit;
 }
@@ -45,8 +48,10 @@ export function explainKeepBytes(policy: SpaceLimits, disk: DiskStats, cacheTota
     limitedBy = 'minFreeSpaceSatisfied';
   }
   if (reserved > keepBytes) {
+    // A shortfall bigger than the whole cache drives keepBytes negative; the floor of 0 then still means
+    // "free as much as possible", so the free-space target stays the deciding field.
+    limitedBy = reserved === 0 ? limitedBy : 'reservedSpace';
     keepBytes = reserved;
-    limitedBy = 'reservedSpace';
   }
   return { keepBytes, limitedBy };
 }

@@ -90,7 +90,7 @@ export class PrunePlanner {
 
   /** True when the policy has a size target and removes one least-recently-used record at a time. */
   get sizeTargeted(): boolean {
-    return this.keepBytes !== 0;
+    return this.limitedBy !== 'none';
   }
 
   next(): PruneDecision | undefined {
@@ -167,10 +167,10 @@ export class PrunePlanner {
 
   private spaceReason(): string {
     const total = formatSize(this.total);
-    const keep = formatSize(Math.max(0, this.keepBytes));
+    const keep = formatSize(this.keepBytes);
     switch (this.limitedBy) {
       case 'minFreeSpace':
-        return `minFreeSpace: disk free ${formatSize(this.disk.free)} < ${formatSize(this.policy.minFreeSpace ?? 0)}, cache ${total} > keep ${this.keepBytes < 0 ? '0B (shortfall exceeds cache)' : keep}`;
+        return `minFreeSpace: disk free ${formatSize(this.disk.free)} < ${formatSize(this.policy.minFreeSpace ?? 0)}, cache ${total} > keep ${keep}${this.keepBytes === 0 ? ' (shortfall exceeds the cache)' : ''}`;
       case 'reservedSpace':
         return `reservedSpace: cache ${total} > keep ${keep} (reserved floor)`;
       default:
