@@ -177,11 +177,11 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
-/** Formats milliseconds roughly, largest unit only, for reasons: 3d, 5h, 42s. */
+/** Formats milliseconds roughly, largest unit only, for reasons: 9d, 5h, 42s (days rather than weeks read better). */
 export function formatAge(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
   for (const [unit, size] of DURATION_UNITS) {
-    if (unit !== 'ms' && ms >= size) return `${Math.floor(ms / size)}${unit}`;
+    if (unit !== 'ms' && unit !== 'w' && ms >= size) return `${Math.floor(ms / size)}${unit}`;
   }
   return `${Math.round(ms)}ms`;
 }
