@@ -6,7 +6,7 @@
  *   - IEC `KiB MiB GiB TiB PiB` are powers of 1024;
  *   - a bare letter `K M G T P` is binary, as docker's `units.RAMInBytes` (used by buildx's `--keep-storage`) reads it.
  *   Pass `{ docker: true }` to read every suffix as binary, exactly like RAMInBytes.
- *   Fractions are allowed (`1.5G`); the result is rounded to whole bytes.
+ *   Fractions are allowed with a unit (`1.5G`) and rounded to whole bytes; plain byte counts must be whole.
  *   `20%` is a share of the disk: it returns a {@link DiskPercent} marker for the caller to resolve against disk total.
  *
  * Durations: a plain integer is seconds (as in buildkitd.toml). Otherwise one or more `<number><unit>` parts,
@@ -83,6 +83,7 @@ function parseBytesOnly(input: string, text: string, options: ParseSizeOptions):
   if (iec !== undefined && bSuffix === undefined && options.docker !== true) {
     throw new UnitParseError('size', input, `"${letter}${iec}" needs a trailing B (e.g. ${letter}${iec}B)`);
   }
+  if (multiplier === 1 && num!.includes('.')) throw new UnitParseError('size', input, 'a byte count must be a whole number');
   const bytes = Math.round(Number(num) * multiplier);
   if (!Number.isSafeInteger(bytes)) throw new UnitParseError('size', input, 'too large to represent exactly');
   return bytes;

@@ -57,6 +57,8 @@ describe('parseSize', () => {
     ['150%', 'cannot exceed 100%'],
     ['x%', 'percentage must be a number'],
     ['99999999PB', 'too large'],
+    ['1.5', 'whole number'],
+    ['1.5B', 'whole number'],
   ])('rejects %j (%s)', (input, reason) => {
     let error: unknown;
     try {
