@@ -1,0 +1,218 @@
+import { formatAge, formatDuration, formatSize } from '../../cli/units.js';
+import { PolicyError } from './errors.js';
+import { matchesFilters, parseFilters, type FilterSelector } from './filters.js';
+import { explainKeepBytes, needsDiskStats, type DiskStats, type KeepBytesLimit } from './keep-bytes.js';
+import { orderForEviction } from './lru.js';
+import { parsePruneInfo, type PruneInfo } from './prune-info.js';
+import { PROTECTED_RECORD_TYPES, parentsOf, recordTypeOf, type RecordSummary } from './record.js';
+
+/** The policy rule a removal is attributed to. */
+export type PruneRule = Exclude<KeepBytesLimit, 'none' | 'minFreeSpaceSatisfied'> | 'keepDuration' | 'filter' | 'all' | 'unreferenced';
+
+export interface PruneDecision {
+  id: string;
+  /** Size the planner expects to free (the summary's size). */
+  size: number;
+  rule: PruneRule;
+  /** For people: the rule, the numbers behind it and why this record went first. */
+  reason: string;
+}
+
+export interface PrunePlannerInput {
+  records: readonly RecordSummary[];
+  policy: PruneInfo;
+  /** Milliseconds since the epoch; keepDuration is measured back from here. */
+  now: number;
+  /** Required when the policy sets minFreeSpace. */
+  disk?: DiskStats;
+  /** Unshared cache bytes; defaults to the sum of the sizes of records that are not shared. */
+  cacheTotal?: number;
+}
+
+/**
+ * Decides, one record at a time, what a prune policy removes, following BuildKit's prune loop:
+ *  - only unreferenced records are candidates: not `inUse` and not the parent of a record still present, so children
+ *    go before their parents and a removed child frees its parent within the same prune;
+ *  - without `all`, internal and frontend records and externally shared ones are kept;
+ *  - with keepDuration, records last used within it are kept (never-used records are candidates);
+ *  - filters narrow the candidates further;
+ *  - with a size target (maxUsedSpace, minFreeSpace, reservedSpace) records go least recently used first, re-ranked
+ *    after each removal, until the unshared cache total fits the keep size; without one, every candidate goes, pass
+ *    by pass (a pass's removals expose their parents to the next pass).
+ *
+ * One deliberate difference: BuildKit stops only once the total is strictly below the keep size, so a total exactly
+ * at it loses one more record (and "only minFreeSpace, enough free" loses one); here a total at the keep size fits.
+ *
+ * Protocol: call `next()`, then report the outcome with `removed(id)` or `skipped(id)` (e.g. the manager found a new
+ * ref) before calling `next()` again. Skipped records stay present, so their parents stay referenced.
+ */
+export class PrunePlanner {
+  readonly policy: PruneInfo;
+  readonly keepBytes: number;
+  readonly limitedBy: KeepBytesLimit;
+  private total: number;
+  private readonly records = new Map<string, RecordSummary>();
+  private readonly childCount = new Map<string, number>();
+  private readonly filters: FilterSelector[][];
+  private readonly skippedIds = new Set<string>();
+  private pending: PruneDecision | undefined;
+  private pass: RecordSummary[] = [];
+  private readonly now: number;
+  private readonly disk: DiskStats;
+
+  constructor(input: PrunePlannerInput) {
+    this.policy = parsePruneInfo(input.policy);
+    this.filters = parseFilters(this.policy.filter ?? []);
+    const issues: string[] = [];
+    if (!Number.isFinite(input.now)) issues.push(`now: ${String(input.now)} is not a finite time`);
+    if (needsDiskStats(this.policy) && input.disk === undefined) issues.push('disk: required when minFreeSpace is set');
+    for (const r of input.records) {
+      if (this.records.has(r.id)) issues.push(`records: duplicate id ${JSON.stringify(r.id)}`);
+      if (!Number.isSafeInteger(r.size) || r.size < 0) issues.push(`record ${JSON.stringify(r.id)}: size ${r.size} is not a non-negative integer`);
+      this.records.set(r.id, r);
+    }
+    if (issues.length > 0) throw new PolicyError('prune plan input', issues);
+    for (const r of input.records) {
+      for (const p of parentsOf(r)) this.childCount.set(p, (this.childCount.get(p) ?? 0) + 1);
+    }
+    this.now = input.now;
+    this.disk = input.disk ?? { total: 0, free: 0 };
+    this.total = input.cacheTotal ?? input.records.reduce((sum, r) => (r.shared ? sum : sum + r.size), 0);
+    const keep = explainKeepBytes(this.policy, this.disk, this.total);
+    this.keepBytes = keep.keepBytes;
+    this.limitedBy = keep.limitedBy;
+  }
+
+  /** Unshared cache bytes left after the removals reported so far. */
+  get cacheTotal(): number {
+    return this.total;
+  }
+
+  /** True when the policy has a size target and removes one least-recently-used record at a time. */
+  get sizeTargeted(): boolean {
+    return this.limitedBy !== 'none';
+  }
+
+  next(): PruneDecision | undefined {
+    if (this.pending !== undefined) {
+      throw new Error(`PrunePlanner.next: decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
+    }
+    const decision = this.sizeTargeted ? this.nextBySize() : this.nextInPass();
+    this.pending = decision;
+    return decision;
+  }
+
+  /** The pending record is gone; `releasedSize` (default: its summary size) comes off the cache total. */
+  removed(id: string, releasedSize?: number): void {
+    const decision = this.takePending(id, 'removed');
+    const record = this.records.get(id)!;
+    this.records.delete(id);
+    for (const p of parentsOf(record)) this.childCount.set(p, (this.childCount.get(p) ?? 1) - 1);
+    if (!record.shared) this.total -= releasedSize ?? decision.size;
+  }
+
+  /** The pending record was not removed; it is never offered again in this prune. */
+  skipped(id: string): void {
+    this.takePending(id, 'skipped');
+    this.skippedIds.add(id);
+  }
+
+  private takePending(id: string, what: string): PruneDecision {
+    if (this.pending === undefined || this.pending.id !== id) {
+      const expected = this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
+      throw new Error(`PrunePlanner.${what}: ${JSON.stringify(id)} was not offered (${expected})`);
+    }
+    const decision = this.pending;
+    this.pending = undefined;
+    return decision;
+  }
+
+  private candidates(): RecordSummary[] {
+    const cutoff = this.now - (this.policy.keepDuration ?? 0);
+    const out: RecordSummary[] = [];
+    for (const r of this.records.values()) {
+      if (this.skippedIds.has(r.id) || r.inUse || (this.childCount.get(r.id) ?? 0) > 0) continue;
+      if (this.policy.all !== true && (PROTECTED_RECORD_TYPES.has(recordTypeOf(r)) || r.shared)) continue;
+      if ((this.policy.keepDuration ?? 0) !== 0 && r.lastUsedAt !== undefined && r.lastUsedAt > cutoff) continue;
+      if (!matchesFilters(this.filters, r)) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  private nextBySize(): PruneDecision | undefined {
+    if (this.total <= this.keepBytes) return undefined;
+    const first = orderForEviction(this.candidates())[0];
+    if (first === undefined) return undefined;
+    const rule = this.limitedBy as PruneRule;
+    return { id: first.id, size: first.size, rule, reason: `${this.spaceReason()}; ${this.usageReason(first)}${this.selectionSuffix(first)}` };
+  }
+
+  private nextInPass(): PruneDecision | undefined {
+    if (this.pass.length === 0) this.pass = orderForEviction(this.candidates());
+    const record = this.pass.shift();
+    if (record === undefined) return undefined;
+    const keepDuration = this.policy.keepDuration ?? 0;
+    if (keepDuration !== 0) {
+      const age = record.lastUsedAt === undefined ? 'never used' : `last used ${formatAge(this.now - record.lastUsedAt)} ago > ${formatDuration(keepDuration)}`;
+      return { id: record.id, size: record.size, rule: 'keepDuration', reason: `keepDuration: ${age}${this.selectionSuffix(record)}` };
+    }
+    const matched = this.matchedFilter(record);
+    if (matched !== undefined) {
+      return { id: record.id, size: record.size, rule: 'filter', reason: `filter: matches ${JSON.stringify(matched)}${this.allSuffix(record)}` };
+    }
+    if (this.policy.all === true) return { id: record.id, size: record.size, rule: 'all', reason: `all: unreferenced ${recordTypeOf(record)} record` };
+    return { id: record.id, size: record.size, rule: 'unreferenced', reason: `prune: unreferenced ${recordTypeOf(record)} record` };
+  }
+
+  private spaceReason(): string {
+    const total = formatSize(this.total);
+    const keep = formatSize(this.keepBytes);
+    switch (this.limitedBy) {
+      case 'minFreeSpace':
+        return `minFreeSpace: disk free ${formatSize(this.disk.free)} < ${formatSize(this.policy.minFreeSpace ?? 0)}, cache ${total} > keep ${keep}${this.keepBytes === 0 ? ' (shortfall exceeds the cache)' : ''}`;
+      case 'reservedSpace':
+        return `reservedSpace: cache ${total} > keep ${keep} (reserved floor)`;
+      default:
+        return `${this.limitedBy}: cache ${total} > keep ${keep}`;
+    }
+  }
+
+  private usageReason(r: RecordSummary): string {
+    const last = r.lastUsedAt === undefined ? 'never used' : `last used ${formatAge(this.now - r.lastUsedAt)} ago`;
+    return `least recently used (${last}, used ${r.usageCount} time${r.usageCount === 1 ? '' : 's'})`;
+  }
+
+  private selectionSuffix(r: RecordSummary): string {
+    const parts: string[] = [];
+    const keepDuration = this.policy.keepDuration ?? 0;
+    if (this.sizeTargeted && keepDuration !== 0) parts.push(`unused for over ${formatDuration(keepDuration)}`);
+    const matched = this.matchedFilter(r);
+    if (matched !== undefined) parts.push(`matches filter ${JSON.stringify(matched)}`);
+    return parts.length === 0 ? '' : `; ${parts.join('; ')}`;
+  }
+
+  private allSuffix(r: RecordSummary): string {
+    return this.policy.all === true ? `; all: ${recordTypeOf(r)} record` : '';
+  }
+
+  private matchedFilter(r: RecordSummary): string | undefined {
+    const texts = this.policy.filter ?? [];
+    const index = this.filters.findIndex((selectors) => matchesFilters([selectors], r));
+    return index < 0 ? undefined : texts[index];
+  }
+}
+
+/** Every decision a policy makes when each removal succeeds and frees its summary's size, in order. */
+export function planPrune(records: readonly RecordSummary[], policy: PruneInfo, now: number, disk?: DiskStats, cacheTotal?: number): PruneDecision[] {
+  const input: PrunePlannerInput = { records, policy, now };
+  if (disk !== undefined) input.disk = disk;
+  if (cacheTotal !== undefined) input.cacheTotal = cacheTotal;
+  const planner = new PrunePlanner(input);
+  const plan: PruneDecision[] = [];
+  for (let d = planner.next(); d !== undefined; d = planner.next()) {
+    plan.push(d);
+    planner.removed(d.id);
+  }
+  return plan;
+}
