@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { Subject, type Observable } from 'rxjs';
+import { lastValueFrom, reduce, Subject, tap, type Observable } from 'rxjs';
 import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter, Usage } from '../snapshot/types.js';
-import { CacheError } from './errors.js';
+import { CacheError, isCacheError } from './errors.js';
 import { mountRecord } from './mounts.js';
 import { openSnapshotter } from './open-snapshotter.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
@@ -11,17 +11,28 @@ import { reconcile, type ReconcileEntry, type ReconcileReport } from './reconcil
 import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata, type RefHost } from './refs.js';
 import { contentKey, Supervisor, type Inspector } from './supervisor.js';
 import { collectUsage, type UsageInfo } from './usage.js';
+import { GcScheduler } from './gc.js';
+import { isPolicyError, parsePruneInfo, type PruneInfo } from './policy/index.js';
+import { prune$, type PrunedRecord } from './prune.js';
 import type { RecordState } from '../../machines/record.machine.js';
 
 export interface CacheManagerOptions extends OpenOptions {
   /** Receives XState inspection events from the supervisor and every record actor. */
   inspect?: Inspector;
+  /** Policies run in the background after releases (at most once a minute) and shortly after open. */
+  gcPolicy?: PruneInfo[];
+  /** Background GC pacing, in ms; defaults: 60000 between runs, 1000 after open. */
+  gcInterval?: number;
+  gcInitialDelay?: number;
 }
 
 export type CacheEvent =
   | { type: 'record.transition'; id: string; from: RecordState; to: RecordState; event: string; at: number }
   | { type: 'record.removed'; id: string; reason: string; at: number }
-  | { type: 'reconcile'; action: ReconcileEntry['action']; id?: string; detail: string; at: number };
+  | { type: 'reconcile'; action: ReconcileEntry['action']; id?: string; detail: string; at: number }
+  | { type: 'prune.removed'; id: string; size: number; rule: string; reason: string; dryRun: boolean; at: number }
+  | { type: 'gc.done'; removed: number; freed: number; ms: number; at: number }
+  | { type: 'gc.error'; message: string; at: number };
 
 /** One record as the manager sees it now. */
 export interface RecordView {
@@ -43,6 +54,7 @@ export class CacheManager implements RefHost {
   readonly events$: Observable<CacheEvent> = this.events.asObservable();
   startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
   private closing: Promise<void> | undefined;
+  private gc: GcScheduler | undefined;
 
   private constructor(
     readonly root: string,
@@ -56,8 +68,9 @@ export class CacheManager implements RefHost {
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
-    const { inspect, ...rest } = options ?? ({} as CacheManagerOptions);
+    const { inspect, gcPolicy, gcInterval, gcInitialDelay, ...rest } = options ?? ({} as CacheManagerOptions);
     const opts = parseOptions(OpenOptionsSchema, rest, 'cache manager options');
+    const gcPolicies = gcPolicy === undefined ? undefined : validatePolicies(gcPolicy, 'gcPolicy');
     const lock: OwnerLock | undefined = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
     let snapshotter: Snapshotter | undefined;
     let store: MetadataStore | undefined;
@@ -86,6 +99,7 @@ export class CacheManager implements RefHost {
       manager = new CacheManager(opts.root, s, st, supervisor);
       await supervisor.start();
       for (const e of pending) manager.events.next(e);
+      if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
       return manager;
     } catch (err) {
       await store?.close().catch(() => {});
@@ -138,9 +152,44 @@ export class CacheManager implements RefHost {
     return { status: this.supervisor.status, inFlight: this.supervisor.queueDepth, records: table.size, liveActors: table.liveCount };
   }
 
+  /**
+   * Removes unreferenced records by BuildKit's policies, in order, emitting each
+   * record as it goes (with the rule and reason). Unsubscribing stops after the
+   * removal in progress. `dryRun` emits the same records and removes none.
+   */
+  prune(...policies: PruneInfo[]): Observable<PrunedRecord> {
+    this.ensureOpen('prune');
+    const valid = validatePolicies(policies.length ? policies : [{}], 'prune policy');
+    return prune$(
+      { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
+      valid,
+    ).pipe(tap((r) => this.events.next({ type: 'prune.removed', id: r.id, size: r.size, rule: r.rule, reason: r.reason, dryRun: r.dryRun, at: Date.now() })));
+  }
+
   async close(): Promise<void> {
-    this.closing ??= this.supervisor.close().finally(() => this.events.complete());
+    this.closing ??= (async () => {
+      await this.gc?.stop();
+      await this.supervisor.close();
+      this.events.complete();
+    })();
     await this.closing;
+  }
+
+  private startGc(policies: PruneInfo[], interval: number, initialDelay: number): void {
+    this.gc = new GcScheduler(async () => {
+      const started = Date.now();
+      try {
+        const { removed, freed } = await lastValueFrom(
+          this.prune(...policies).pipe(reduce((acc, r) => ({ removed: acc.removed + 1, freed: acc.freed + r.size }), { removed: 0, freed: 0 })),
+        );
+        this.events.next({ type: 'gc.done', removed, freed, ms: Date.now() - started, at: Date.now() });
+      } catch (err) {
+        if (!isCacheError(err, 'CLOSED')) this.events.next({ type: 'gc.error', message: String(err), at: Date.now() });
+      }
+    }, { interval, initialDelay });
+    this.supervisor.table.transitions.subscribe((t) => {
+      if (t.event === 'RELEASE' || t.event === 'RELEASE_MUTABLE') this.gc?.poke();
+    });
   }
 
   // RefHost: what refs call back into.
@@ -206,6 +255,15 @@ export class CacheManager implements RefHost {
 
   private ensureOpen(op: string): void {
     if (this.closing || this.supervisor.status === 'closed') throw new CacheError('CLOSED', `${op}: the cache manager is closed`);
+  }
+}
+
+function validatePolicies(policies: readonly PruneInfo[], what: string): PruneInfo[] {
+  try {
+    return policies.map((p) => parsePruneInfo(p));
+  } catch (err) {
+    if (isPolicyError(err)) throw new CacheError('INVALID', `invalid ${what}: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 

@@ -50,7 +50,7 @@ function modelPaths(retain: boolean): ModelPath[] {
   });
   const paths: ModelPath[] = [];
   for (const p of shortest) {
-    const steps = p.steps.filter((s) => s.event.type !== 'xstate.init') as ModelPath['steps'];
+    const steps = p.steps.filter((s) => (s.event.type as string) !== 'xstate.init') as ModelPath['steps'];
     const name = steps.map((s) => s.event.type.replace('xstate.done.actor.', 'done:') + ('clone' in s.event && s.event.clone ? '(clone)' : '')).join(' > ');
     for (const event of modelEvents(p.state)) {
       if (!p.state.can(event as RecordEvent)) continue;

@@ -1,0 +1,83 @@
+import { Observable } from 'rxjs';
+import { diskStats, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule, type RecordSummary } from './policy/index.js';
+import { needsDiskStats } from './policy/keep-bytes.js';
+import { isCacheError } from './errors.js';
+import type { UsageInfo } from './usage.js';
+
+/** A record a prune removed (or, in a dry run, would remove), with the rule that sent it. */
+export interface PrunedRecord extends UsageInfo {
+  rule: PruneRule;
+  reason: string;
+  /** Index of the policy in the prune call that removed it. */
+  policy: number;
+  dryRun: boolean;
+}
+
+export interface PruneHost {
+  root: string;
+  /** Current usage of every record, sizes included. */
+  usage(): Promise<UsageInfo[]>;
+  /** Removes one record if the supervisor still finds it unreferenced; LOCKED otherwise. */
+  removeRecord(id: string, reason: string): Promise<void>;
+}
+
+function summaryOf(u: UsageInfo): RecordSummary {
+  return {
+    id: u.id,
+    ...(u.parents.length ? { parents: u.parents } : {}),
+    size: u.size,
+    createdAt: u.createdAt.getTime(),
+    ...(u.lastUsedAt ? { lastUsedAt: u.lastUsedAt.getTime() } : {}),
+    usageCount: u.usageCount,
+    recordType: u.recordType,
+    shared: u.shared,
+    inUse: u.inUse,
+    mutable: u.mutable,
+    ...(u.description === undefined ? {} : { description: u.description }),
+  };
+}
+
+/**
+ * Runs the policies in order, one removal decision at a time. Each removal is
+ * its own supervisor operation, so other operations interleave and a record
+ * that gains a ref meanwhile is skipped rather than removed. Unsubscribing
+ * stops after the removal in progress.
+ */
+export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observable<PrunedRecord> {
+  return new Observable<PrunedRecord>((subscriber) => {
+    let stopped = false;
+    // A dry run removes nothing, so later policies must not see what earlier ones would have removed.
+    const gone = new Set<string>();
+    const run = async () => {
+      for (const [index, policy] of policies.entries()) {
+        if (stopped) return;
+        const usage = (await host.usage()).filter((u) => !gone.has(u.id));
+        const byId = new Map(usage.map((u) => [u.id, u]));
+        const disk: DiskStats | undefined = needsDiskStats(policy) ? await diskStats(host.root) : undefined;
+        const planner = new PrunePlanner({ records: usage.map(summaryOf), policy, now: Date.now(), ...(disk ? { disk } : {}) });
+        for (let decision = planner.next(); decision && !stopped; decision = planner.next()) {
+          const info = byId.get(decision.id)!;
+          if (!policy.dryRun) {
+            try {
+              await host.removeRecord(decision.id, decision.reason);
+            } catch (err) {
+              if (!isCacheError(err, 'LOCKED') && !isCacheError(err, 'NOT_FOUND')) throw err;
+              planner.skipped(decision.id);
+              continue;
+            }
+          }
+          planner.removed(decision.id);
+          gone.add(decision.id);
+          subscriber.next({ ...info, rule: decision.rule, reason: decision.reason, policy: index, dryRun: policy.dryRun ?? false });
+        }
+      }
+    };
+    run().then(
+      () => subscriber.complete(),
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => {
+      stopped = true;
+    };
+  });
+}
