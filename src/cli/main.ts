@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerDu } from './commands/du.js';
+import { registerPrune } from './commands/prune.js';
 
 const program = new Command()
   .name('cachekit')
@@ -9,6 +10,7 @@ const program = new Command()
 
 registerDu(program);
 registerDemo(program);
+registerPrune(program);
 
 try {
   await program.parseAsync(process.argv);
