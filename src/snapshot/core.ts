@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SnapshotError } from './errors.js';
+import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from './filters.js';
+import { MetadataStore, type SnapshotRecord } from './store.js';
+import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from './types.js';
+import { normalizeLabels, validateKey } from './validate.js';
+
+/** Field names a snapshot walk filter may use. */
+export const SNAPSHOT_FILTER_FIELDS = ['kind', 'name', 'parent', 'labels.*'] as const;
+
+/** What each implementation supplies: its on-disk layout, mounts and usage. */
+export interface SnapshotDriver {
+  /** Creates a snapshot's storage at `dir` (which does not exist yet). `chain` is the parent chain, nearest first. */
+  build(dir: string, kind: 'active' | 'view', chain: SnapshotRecord[]): Promise<void>;
+  mounts(rec: SnapshotRecord, chain: SnapshotRecord[]): Mount[];
+  /** Live usage of the storage the snapshot itself owns. */
+  usage(rec: SnapshotRecord, options: UsageOptions): Promise<Usage>;
+  /** Runs before an active snapshot is committed (its storage is final afterwards). */
+  beforeCommit?(rec: SnapshotRecord, chain: SnapshotRecord[]): Promise<void>;
+}
+
+export function infoLookup(info: Info): FieldLookup {
+  return (path) => {
+    const [head, ...rest] = path;
+    if (rest.length === 0) {
+      if (head === 'kind') return info.kind;
+      if (head === 'name') return info.name;
+      if (head === 'parent') return info.parent;
+      return undefined;
+    }
+    if (head === 'labels' && rest.length === 1) return info.labels[rest[0]!];
+    return undefined;
+  };
+}
+
+/**
+ * The shared snapshotter: key space, metadata, validation, walk/filters and
+ * error rules. Snapshot directories live at `<root>/snapshots/<id>`; new ones
+ * are built under a `new-` name and renamed into place, removed ones are
+ * renamed to a `trash-` name before deletion, so a crash leaves only leftovers
+ * that `cleanup()` deletes.
+ */
+export class SnapshotterCore implements Snapshotter {
+  private closed = false;
+  private nextId: number;
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Ids whose directory exists but whose record may not be written yet. */
+  private readonly building = new Set<number>();
+  readonly snapshotsDir: string;
+
+  protected constructor(
+    readonly root: string,
+    protected readonly store: MetadataStore,
+    private readonly driver: SnapshotDriver,
+  ) {
+    this.snapshotsDir = join(root, 'snapshots');
+    this.nextId = store.lastId() + 1;
+  }
+
+  protected static async openStore(root: string): Promise<MetadataStore> {
+    await mkdir(join(root, 'snapshots'), { recursive: true });
+    return MetadataStore.open(join(root, 'metadata.lmdb'));
+  }
+
+  dirOf(id: number): string {
+    return join(this.snapshotsDir, String(id));
+  }
+
+  /** Tracks the call so close() can wait for it, and refuses calls after close. */
+  private run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SnapshotError('CLOSED', op, key, 'snapshotter is closed'));
+    const p = fn();
+    this.pending.add(p);
+    const forget = () => this.pending.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private mustGet(op: string, key: string): SnapshotRecord {
+    const rec = this.store.getByName(key);
+    if (!rec) throw new SnapshotError('NOT_FOUND', op, key, 'snapshot does not exist');
+    return rec;
+  }
+
+  private checkCreate(op: string, key: string, parent: string | undefined): SnapshotRecord | undefined {
+    if (this.store.getByName(key)) throw new SnapshotError('ALREADY_EXISTS', op, key, 'a snapshot with this key or name already exists');
+    if (parent === undefined) return undefined;
+    const p = this.store.getByName(parent);
+    if (!p) throw new SnapshotError('NOT_FOUND', op, key, `parent ${JSON.stringify(parent)} does not exist`);
+    if (p.kind !== 'committed') throw new SnapshotError('INVALID_ARGUMENT', op, key, `parent ${JSON.stringify(parent)} is ${p.kind}, not committed`);
+    return p;
+  }
+
+  private async discard(dir: string): Promise<void> {
+    const trash = join(this.snapshotsDir, `trash-${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(dir, trash);
+    } catch {
+      return; // already gone
+    }
+    await rm(trash, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  private create(op: 'prepare' | 'view', key: string, parent: string | undefined, options: SnapshotOptions | undefined): Promise<Mount[]> {
+    return this.run(op, typeof key === 'string' ? key : undefined, async () => {
+      validateKey(op, 'key', key);
+      const parentName = parent === '' ? undefined : parent;
+      if (parentName !== undefined) validateKey(op, 'parent', parentName);
+      const labels = normalizeLabels(op, key, options?.labels);
+      const parentRec = this.checkCreate(op, key, parentName);
+      const chain = parentRec ? [parentRec, ...this.store.chain(parentRec)] : [];
+      const id = this.nextId++;
+      const tmp = join(this.snapshotsDir, `new-${id}`);
+      this.building.add(id);
+      try {
+        try {
+          await this.driver.build(tmp, op === 'prepare' ? 'active' : 'view', chain);
+          await rename(tmp, this.dirOf(id));
+        } catch (err) {
+          await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+          throw new SnapshotError('FAILED_PRECONDITION', op, key, `creating snapshot storage failed: ${(err as Error).message}`, { cause: err });
+        }
+        const now = Date.now();
+        const rec: SnapshotRecord = { id, name: key, kind: op === 'prepare' ? 'active' : 'view', labels, created: now, updated: now };
+        if (parentRec) rec.parentId = parentRec.id;
+        try {
+          await this.store.write((tx) => {
+            this.checkCreate(op, key, parentName);
+            tx.put(rec);
+          });
+        } catch (err) {
+          await this.discard(this.dirOf(id));
+          throw err;
+        }
+        return this.driver.mounts(rec, chain);
+      } finally {
+        this.building.delete(id);
+      }
+    });
+  }
+
+  prepare(key: string, parent?: string, options?: SnapshotOptions): Promise<Mount[]> {
+    return this.create('prepare', key, parent, options);
+  }
+
+  view(key: string, parent?: string, options?: SnapshotOptions): Promise<Mount[]> {
+    return this.create('view', key, parent, options);
+  }
+
+  stat(key: string): Promise<Info> {
+    return this.run('stat', key, async () => {
+      validateKey('stat', 'key', key);
+      return this.store.toInfo(this.mustGet('stat', key));
+    });
+  }
+
+  mounts(key: string): Promise<Mount[]> {
+    return this.run('mounts', key, async () => {
+      validateKey('mounts', 'key', key);
+      const rec = this.mustGet('mounts', key);
+      if (rec.kind === 'committed') throw new SnapshotError('FAILED_PRECONDITION', 'mounts', key, 'snapshot is committed; only active and view snapshots have mounts');
+      return this.driver.mounts(rec, this.store.chain(rec));
+    });
+  }
+
+  usage(key: string, options: UsageOptions = {}): Promise<Usage> {
+    return this.run('usage', key, async () => {
+      validateKey('usage', 'key', key);
+      const rec = this.mustGet('usage', key);
+      if (rec.kind === 'committed' && rec.usage) return { ...rec.usage };
+      return this.driver.usage(rec, options);
+    });
+  }
+
+  commit(name: string, key: string, options?: SnapshotOptions): Promise<void> {
+    return this.run('commit', key, async () => {
+      validateKey('commit', 'key', key);
+      validateKey('commit', 'name', name);
+      const labels = normalizeLabels('commit', name, options?.labels);
+      const check = (): SnapshotRecord => {
+        const rec = this.mustGet('commit', key);
+        if (rec.kind !== 'active') throw new SnapshotError('FAILED_PRECONDITION', 'commit', key, `snapshot is ${rec.kind}; only an active snapshot can be committed`);
+        if (this.store.getByName(name)) throw new SnapshotError('ALREADY_EXISTS', 'commit', name, 'a snapshot with this name or key already exists');
+        return rec;
+      };
+      const rec = check();
+      await this.driver.beforeCommit?.(rec, this.store.chain(rec));
+      const usage = await this.driver.usage(rec, {});
+      await this.store.write((tx) => {
+        const current = check();
+        const now = Date.now();
+        tx.put({ ...current, name, kind: 'committed', labels, created: now, updated: now, usage });
+      });
+    });
+  }
+
+  remove(key: string): Promise<void> {
+    return this.run('remove', key, async () => {
+      validateKey('remove', 'key', key);
+      const removed = await this.store.write((tx) => {
+        const rec = this.mustGet('remove', key);
+        if (this.store.hasChildren(rec.id)) throw new SnapshotError('FAILED_PRECONDITION', 'remove', key, 'snapshot has children; remove them first');
+        tx.delete(rec);
+        return rec;
+      });
+      await this.discard(this.dirOf(removed.id));
+    });
+  }
+
+  update(info: Pick<Info, 'name'> & Partial<Pick<Info, 'labels'>>, ...fieldpaths: string[]): Promise<Info> {
+    const key = typeof info?.name === 'string' ? info.name : undefined;
+    return this.run('update', key, async () => {
+      if (info === null || typeof info !== 'object') throw new SnapshotError('INVALID_ARGUMENT', 'update', undefined, 'info must be an object');
+      validateKey('update', 'name', info.name);
+      const incoming = normalizeLabels('update', info.name, info.labels);
+      const labelKeys: string[] = [];
+      let replace = fieldpaths.length === 0;
+      for (const path of fieldpaths) {
+        if (path === 'labels') replace = true;
+        else if (typeof path === 'string' && path.startsWith('labels.') && path.length > 'labels.'.length) labelKeys.push(path.slice('labels.'.length));
+        else throw new SnapshotError('INVALID_ARGUMENT', 'update', info.name, `cannot update field path ${JSON.stringify(path)}; only "labels" and "labels.<key>"`);
+      }
+      return this.store.write((tx) => {
+        const rec = this.mustGet('update', info.name);
+        const labels = replace ? { ...incoming } : { ...rec.labels };
+        for (const k of labelKeys) {
+          const v = incoming[k];
+          if (v === undefined) delete labels[k];
+          else labels[k] = v;
+        }
+        const next = { ...rec, labels, updated: Date.now() };
+        tx.put(next);
+        return this.store.toInfo(next);
+      });
+    });
+  }
+
+  walk(fn: WalkFn, ...filters: string[]): Promise<void> {
+    return this.run('walk', undefined, async () => {
+      let expr;
+      try {
+        expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
+      } catch (err) {
+        if (isFilterSyntaxError(err)) throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
+        throw err;
+      }
+      // Records are read up front so the callback may call stat (or anything else) freely.
+      for (const rec of this.store.all()) {
+        const info = this.store.toInfo(rec);
+        if (matchFilter(expr, infoLookup(info))) await fn(info);
+      }
+    });
+  }
+
+  cleanup(): Promise<void> {
+    return this.run('cleanup', undefined, async () => {
+      const live = this.store.ids();
+      for (const entry of await readdir(this.snapshotsDir)) {
+        const id = /^(?:new-)?(\d+)$/.exec(entry);
+        if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1]))))) continue;
+        await this.discard(join(this.snapshotsDir, entry));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.pending]);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,21 @@
+export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './types.js';
+export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './errors.js';
+export { NativeSnapshotter, copyTree } from './native.js';
+export { OverlaySnapshotter, probeOverlay } from './overlay.js';
+export { mountAll, unmount, withMount, compactOverlayOptions, MountError } from './mount.js';
+export {
+  parseFilters,
+  matchFilter,
+  FilterSyntaxError,
+  isFilterSyntaxError,
+  type FilterExpr,
+  type FilterConjunction,
+  type FilterSelector,
+  type FilterOperator,
+  type FieldLookup,
+  type FieldRule,
+  type FilterParseOptions,
+} from './filters.js';
+export { SnapshotterCore, SNAPSHOT_FILTER_FIELDS, infoLookup, type SnapshotDriver } from './core.js';
+export { MAX_KEY_BYTES, MAX_LABEL_BYTES } from './validate.js';
+export { snapshotRecordSchema, type SnapshotRecord } from './store.js';
