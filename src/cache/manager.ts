@@ -12,7 +12,7 @@ import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type Reco
 import { contentKey, Supervisor, type Inspector } from './supervisor.js';
 import { collectUsage, type UsageInfo } from './usage.js';
 import { GcScheduler } from './gc.js';
-import { isPolicyError, parsePruneInfo, type PruneInfo } from './policy/index.js';
+import { isPolicyError, parseFilters, parsePruneInfo, type PruneInfo } from './policy/index.js';
 import { prune$, type PrunedRecord } from './prune.js';
 import type { RecordState } from '../../machines/record.machine.js';
 
@@ -260,7 +260,11 @@ export class CacheManager implements RefHost {
 
 function validatePolicies(policies: readonly PruneInfo[], what: string): PruneInfo[] {
   try {
-    return policies.map((p) => parsePruneInfo(p));
+    return policies.map((p) => {
+      const policy = parsePruneInfo(p);
+      parseFilters(policy.filter ?? []);
+      return policy;
+    });
   } catch (err) {
     if (isPolicyError(err)) throw new CacheError('INVALID', `invalid ${what}: ${err.message}`, { cause: err });
     throw err;

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { openCacheManager, type CacheManager } from '../../src/index.js';
-import { overlayUnavailableReason } from '../../src/snapshot/index.js';
+import { probeOverlay } from '../../src/snapshot/index.js';
 
 export type SnapshotterKind = 'native' | 'overlay';
 
 /** Why overlay cannot run here, or undefined when it can; printed by skipped suites. */
-export const overlaySkipReason: string | undefined = await overlayUnavailableReason();
+export const overlaySkipReason: string | undefined = await probeOverlay(mkdtempSync(join(tmpdir(), 'cachekit-probe-')));
 if (overlaySkipReason) console.warn(`overlay suites skipped: ${overlaySkipReason}`);
 
 export const SNAPSHOTTERS: { kind: SnapshotterKind; skip: string | undefined }[] = [

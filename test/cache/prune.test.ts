@@ -57,7 +57,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       const drop = await (await cm.new(null, { description: 'drop me' })).commit();
       const internal = await (await cm.new(null, { recordType: 'internal' })).commit();
       for (const r of [keep, drop, internal]) await r.release();
-      const dry = await pruneAll(cm, { filter: ['description==drop me'], dryRun: true });
+      const dry = await pruneAll(cm, { filter: ['description=="drop me"'], dryRun: true });
       expect(dry.map((r) => r.id)).toEqual([drop.id]);
       // Just used: keepDuration of an hour keeps all of them.
       expect(await pruneAll(cm, { keepDuration: 3_600_000 })).toEqual([]);
@@ -100,7 +100,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
         }),
       );
       expect(removed).not.toContain(refs[0]!.id);
-      expect(cm.describe(refs[0]!.id).state).toBe('frozen.held');
+      expect(cm.describe(refs[0]!.id).state).toBe('committed.held');
       await held!.release();
     });
 

@@ -136,17 +136,19 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await holder.release();
       await onlyClone.release();
       expect(cm.describe(imm.id).metadata.usageCount).toBe(2);
-      const c2 = (await cm.get(imm.id)).clone();
-      await c2.release();
+      const opener = await cm.get(imm.id);
+      await opener.clone().release();
       // The ref from get is still open: the period has not closed yet.
       expect(cm.describe(imm.id).metadata.usageCount).toBe(2);
+      await opener.release();
+      expect(cm.describe(imm.id).metadata.usageCount).toBe(3);
       // Children holding the parent do not count as uses of it.
       const parent = await cm.get(imm.id);
       const child = await cm.new(parent);
       await parent.release();
-      expect(cm.describe(imm.id).metadata.usageCount).toBe(3);
+      expect(cm.describe(imm.id).metadata.usageCount).toBe(4);
       await child.release();
-      expect(cm.describe(imm.id).metadata.usageCount).toBe(3);
+      expect(cm.describe(imm.id).metadata.usageCount).toBe(4);
     });
 
     it('10: after close every call is CLOSED and nothing is half-applied', async () => {
