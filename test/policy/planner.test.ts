@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyError, PrunePlanner, planPrune, type PruneInfo, type RecordSummary } from '../../src/cache/policy/index.js';
+import { PlannerStateError, PolicyError, PrunePlanner, planPrune, type PruneInfo, type RecordSummary } from '../../src/cache/policy/index.js';
 import { DAY, HOUR, NOW, rec, used } from './fixtures.js';
 
 const ids = (records: readonly RecordSummary[], policy: PruneInfo, disk?: { total: number; free: number }) =>
@@ -196,11 +196,15 @@ describe('step-wise planner', () => {
 
   it('enforces one outstanding decision at a time and leaves state unchanged on misuse', () => {
     const planner = new PrunePlanner({ records: [rec('a'), rec('b')], policy: {}, now: NOW });
-    expect(() => planner.removed('a')).toThrow(/"a" was not offered \(no decision is pending\)/);
+    expect(() => planner.removed('a')).toThrow(/^PrunePlanner.removed "a": was not offered \(no decision is pending\)$/);
     const d = planner.next();
+    expect(() => planner.next()).toThrow(PlannerStateError);
     expect(() => planner.next()).toThrow(/decision for "a" not yet reported/);
-    expect(() => planner.skipped('b')).toThrow(/"b" was not offered \(pending is "a"\)/);
+    expect(() => planner.skipped('b')).toThrow(/^PrunePlanner.skipped "b": was not offered \(pending is "a"\)$/);
+    expect(() => planner.removed('a', -1)).toThrow(/released size -1/);
+    expect(planner.cacheTotal).toBe(2000);
     planner.removed(d!.id);
+    expect(planner.cacheTotal).toBe(1000);
     expect(planner.next()?.id).toBe('b');
   });
 
@@ -215,7 +219,8 @@ describe('step-wise planner', () => {
       throw new Error('expected a PolicyError');
     };
     expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain('maxUsedSpace: must not be negative');
-    const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN });
+    const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN, cacheTotal: 0.5 });
+    expect(message).toContain('cacheTotal: 0.5');
     expect(message).toContain('disk: required when minFreeSpace is set');
     expect(message).toContain('duplicate id "a"');
     expect(message).toContain('record "b": size -1');

@@ -1,4 +1,4 @@
-export { PolicyError, isPolicyError } from './errors.js';
+export { PolicyError, PlannerStateError, isPolicyError } from './errors.js';
 export { PruneInfoSchema, parsePruneInfo, type PruneInfo } from './prune-info.js';
 export {
   computeKeepBytes,

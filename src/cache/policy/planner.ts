@@ -1,5 +1,5 @@
 import { formatAge, formatDuration, formatSize } from '../../cli/units.js';
-import { PolicyError } from './errors.js';
+import { PlannerStateError, PolicyError } from './errors.js';
 import { matchesFilters, parseFilters, type FilterSelector } from './filters.js';
 import { explainKeepBytes, needsDiskStats, type DiskStats, type KeepBytesLimit } from './keep-bytes.js';
 import { orderForEviction } from './lru.js';
@@ -66,6 +66,9 @@ export class PrunePlanner {
     const issues: string[] = [];
     if (!Number.isFinite(input.now)) issues.push(`now: ${String(input.now)} is not a finite time`);
     if (needsDiskStats(this.policy) && input.disk === undefined) issues.push('disk: required when minFreeSpace is set');
+    if (input.cacheTotal !== undefined && (!Number.isSafeInteger(input.cacheTotal) || input.cacheTotal < 0)) {
+      issues.push(`cacheTotal: ${input.cacheTotal} is not a non-negative whole number of bytes`);
+    }
     for (const r of input.records) {
       if (this.records.has(r.id)) issues.push(`records: duplicate id ${JSON.stringify(r.id)}`);
       if (!Number.isSafeInteger(r.size) || r.size < 0) issues.push(`record ${JSON.stringify(r.id)}: size ${r.size} is not a non-negative integer`);
@@ -95,7 +98,7 @@ export class PrunePlanner {
 
   next(): PruneDecision | undefined {
     if (this.pending !== undefined) {
-      throw new Error(`PrunePlanner.next: decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
+      throw new PlannerStateError('next', undefined, `decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
     }
     const decision = this.sizeTargeted ? this.nextBySize() : this.nextInPass();
     this.pending = decision;
@@ -104,10 +107,14 @@ export class PrunePlanner {
 
   /** The pending record is gone; `releasedSize` (default: its summary size) comes off the cache total. */
   removed(id: string, releasedSize?: number): void {
+    if (releasedSize !== undefined && (!Number.isSafeInteger(releasedSize) || releasedSize < 0)) {
+      throw new PlannerStateError('removed', id, `released size ${releasedSize} is not a non-negative whole number of bytes`);
+    }
     const decision = this.takePending(id, 'removed');
     const record = this.records.get(id)!;
     this.records.delete(id);
     for (const p of parentsOf(record)) this.childCount.set(p, (this.childCount.get(p) ?? 1) - 1);
+    // Shared records were never counted in the total (BuildKit subtracts them anyway; that would undercount).
     if (!record.shared) this.total -= releasedSize ?? decision.size;
   }
 
@@ -117,10 +124,10 @@ export class PrunePlanner {
     this.skippedIds.add(id);
   }
 
-  private takePending(id: string, what: string): PruneDecision {
+  private takePending(id: string, op: 'removed' | 'skipped'): PruneDecision {
     if (this.pending === undefined || this.pending.id !== id) {
       const expected = this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
-      throw new Error(`PrunePlanner.${what}: ${JSON.stringify(id)} was not offered (${expected})`);
+      throw new PlannerStateError(op, id, `was not offered (${expected})`);
     }
     const decision = this.pending;
     this.pending = undefined;
