@@ -221,6 +221,10 @@ describe('step-wise planner', () => {
     expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain('maxUsedSpace: must not be negative');
     const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN, cacheTotal: 0.5 });
     expect(message).toContain('cacheTotal: 0.5');
+    const fields = attempt({ records: [rec('c', { usageCount: -1, createdAt: NaN, lastUsedAt: Infinity })], policy: {}, now: NOW });
+    expect(fields).toContain('record "c": usageCount -1');
+    expect(fields).toContain('record "c": createdAt NaN');
+    expect(fields).toContain('record "c": lastUsedAt Infinity');
     expect(message).toContain('disk: required when minFreeSpace is set');
     expect(message).toContain('duplicate id "a"');
     expect(message).toContain('record "b": size -1');
