@@ -65,7 +65,7 @@ it('orders by score, ties broken deterministically whatever the input order', ()
   );
 });
 
-it('EvictionQueue.first agrees with orderForEviction as records come and go', () => {
+it('EvictionQueue.first and ordered agree with orderForEviction as records come and go', () => {
   fc.assert(
     fc.property(recordsArb, fc.array(fc.tuple(fc.boolean(), fc.nat()), { maxLength: 60 }), (records, ops) => {
       const queue = new EvictionQueue<RecordSummary>();
@@ -81,7 +81,9 @@ it('EvictionQueue.first agrees with orderForEviction as records come and go', ()
           present.delete(r);
         }
         expect(queue.size).toBe(present.size);
-        expect(queue.first()?.id).toBe(orderForEviction(present)[0]?.id);
+        const expected = orderForEviction(present).map((x) => x.id);
+        expect(queue.ordered().map((x) => x.id)).toEqual(expected);
+        expect(queue.first()?.id).toBe(expected[0]);
       }
     }),
   );

@@ -125,23 +125,39 @@ export class EvictionQueue<T extends RecordSummary> {
     return this.members.values();
   }
 
+  /** The record to evict first. */
   first(): T | undefined {
+    const score = this.scorer();
+    let best: T | undefined;
+    let bestScore = Infinity;
+    for (const r of this.members) {
+      const s = score(r);
+      if (best === undefined || s < bestScore || (s === bestScore && breakTie(r, best) < 0)) {
+        best = r;
+        bestScore = s;
+      }
+    }
+    return best;
+  }
+
+  /** Every member, first to evict first (what a dry run would show). */
+  ordered(): T[] {
+    const score = this.scorer();
+    const scores = new Map<T, number>();
+    for (const r of this.members) scores.set(r, score(r));
+    return [...this.members].sort(compareWithScores(scores));
+  }
+
+  private scorer(): (r: T) => number {
     const lastUseRank = this.lastUses.ranks();
     const countRank = this.counts.ranks();
     const maxLastUse = this.lastUses.size + 1;
     const maxCount = this.counts.size + 1;
-    let best: T | undefined;
-    let bestScore = Infinity;
-    for (const r of this.members) {
+    return (r) => {
       const lastUse = r.lastUsedAt === undefined ? 1 : lastUseRank.get(r.lastUsedAt)!;
       const count = r.usageCount === 0 ? 1 : countRank.get(r.usageCount)!;
-      const score = lastUse / maxLastUse + count / maxCount;
-      if (best === undefined || score < bestScore || (score === bestScore && breakTie(r, best) < 0)) {
-        best = r;
-        bestScore = score;
-      }
-    }
-    return best;
+      return lastUse / maxLastUse + count / maxCount;
+    };
   }
 }
 
