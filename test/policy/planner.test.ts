@@ -221,6 +221,12 @@ describe('step-wise planner', () => {
     expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain('maxUsedSpace: must not be negative');
     const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN, cacheTotal: 0.5 });
     expect(message).toContain('cacheTotal: 0.5');
+    const mixed = attempt({ records: [rec('d', { size: -2 })], policy: { maxUsedSpace: -1, filter: ['nope'] }, now: NOW });
+    expect(mixed).toContain('maxUsedSpace: must not be negative');
+    expect(mixed).toContain('record "d": size -2');
+    const mixedFilter = attempt({ records: [rec('d', { size: -2 })], policy: { filter: ['nope'] }, now: NOW });
+    expect(mixedFilter).toContain('filter "nope": unknown field');
+    expect(mixedFilter).toContain('record "d": size -2');
     const fields = attempt({ records: [rec('c', { usageCount: -1, createdAt: NaN, lastUsedAt: Infinity })], policy: {}, now: NOW });
     expect(fields).toContain('record "c": usageCount -1');
     expect(fields).toContain('record "c": createdAt NaN');

@@ -63,9 +63,19 @@ export class PrunePlanner {
   private readonly disk: DiskStats;
 
   constructor(input: PrunePlannerInput) {
-    this.policy = parsePruneInfo(input.policy);
-    this.filters = parseFilters(this.policy.filter ?? []);
+    // Policy, filter and record problems are gathered into one error so a caller sees all of them at once.
     const issues: string[] = [];
+    let policy: PruneInfo = {};
+    let filters: FilterSelector[][] = [];
+    try {
+      policy = parsePruneInfo(input.policy);
+      filters = parseFilters(policy.filter ?? []);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      issues.push(...err.issues);
+    }
+    this.policy = policy;
+    this.filters = filters;
     if (!Number.isFinite(input.now)) issues.push(`now: ${String(input.now)} is not a finite time`);
     if (needsDiskStats(this.policy) && input.disk === undefined) issues.push('disk: required when minFreeSpace is set');
     if (input.cacheTotal !== undefined && (!Number.isSafeInteger(input.cacheTotal) || input.cacheTotal < 0)) {
