@@ -89,7 +89,10 @@ function parseBytesOnly(input: string, text: string, options: ParseSizeOptions):
   return bytes;
 }
 
-/** Resolves a parsed size against the filesystem's total bytes (percentages round down to whole bytes). */
+/**
+ * Resolves a parsed size against the filesystem's total bytes; percentages round down to whole bytes. (buildkitd's
+ * own config rounds GC percentages up to whole GB instead: use diskPercentAsBytes from the policy module for that.)
+ */
 export function resolveSize(size: number | DiskPercent, diskTotal: number): number {
   return isDiskPercent(size) ? Math.floor((diskTotal * size.percent) / 100) : size;
 }

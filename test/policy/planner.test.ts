@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyError, PrunePlanner, planPrune, type PruneInfo, type RecordSummary } from '../../src/cache/policy/index.js';
+import { PlannerStateError, PolicyError, PrunePlanner, planPrune, type PruneInfo, type RecordSummary } from '../../src/cache/policy/index.js';
 import { DAY, HOUR, NOW, rec, used } from './fixtures.js';
 
 const ids = (records: readonly RecordSummary[], policy: PruneInfo, disk?: { total: number; free: number }) =>
@@ -63,6 +63,8 @@ describe('candidates', () => {
     expect(ids(records, { filter: ['type==exec.cachemount,description~=^context'] })).toEqual([]);
     expect(ids(records, { filter: ['type!=regular,description~=/^con/'] })).toEqual(['local']);
     expect(ids(records, { filter: ['description=="RUN apt-get"'] })).toEqual(['layer']);
+    expect(ids(records, { filter: ["description=='RUN apt-get'"] })).toEqual(['layer']);
+    expect(ids(records, { filter: ['description~=|apt|'] })).toEqual(['layer']);
     const plan = planPrune(records, { filter: ['type==source.local'] }, NOW);
     expect(plan).toEqual([{ id: 'local', size: 1000, rule: 'filter', reason: 'filter: matches "type==source.local"' }]);
   });
@@ -77,23 +79,28 @@ describe('candidates', () => {
     expect(ids(records, { filter: ['parents==p'] })).toEqual(['c']);
     expect(ids(records, { filter: ['id==p'] })).toEqual([]); // still c's parent: c does not match, so p stays referenced
     expect(ids(records, { filter: ['inuse'] })).toEqual([]);
+    // absent fields read as "" for != and ~=, as in containerd
+    expect(ids(records, { filter: ['description!=x'] })).toEqual(['c', 'p']);
+    expect(ids(records, { filter: ['description~=^$'] })).toEqual(['c', 'p']);
+    expect(ids(records, { filter: ['description==""'] })).toEqual([]);
   });
 
   it('rejects bad filters with one error naming each filter and why', () => {
     let error: unknown;
     try {
-      new PrunePlanner({ records: [], policy: { filter: ['type=regular', 'colour==red', 'id~=(', 'id==a b', 'id=='] }, now: NOW });
+      new PrunePlanner({ records: [], policy: { filter: ['type=regular', 'colour==red', 'id~=(', 'id==a b', 'id==', 'id=="open'] }, now: NOW });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(PolicyError);
     const issues = (error as PolicyError).issues;
-    expect(issues).toHaveLength(5);
+    expect(issues).toHaveLength(6);
     expect(issues[0]).toMatch(/^filter "type=regular": single "="/);
     expect(issues[1]).toMatch(/^filter "colour==red": unknown field "colour"/);
     expect(issues[2]).toMatch(/^filter "id~=\(": bad regular expression/);
     expect(issues[3]).toMatch(/^filter "id==a b": unexpected "b"/);
     expect(issues[4]).toMatch(/^filter "id==": missing value/);
+    expect(issues[5]).toMatch(/^filter "id==\\"open": unterminated " quote/);
   });
 });
 
@@ -189,11 +196,15 @@ describe('step-wise planner', () => {
 
   it('enforces one outstanding decision at a time and leaves state unchanged on misuse', () => {
     const planner = new PrunePlanner({ records: [rec('a'), rec('b')], policy: {}, now: NOW });
-    expect(() => planner.removed('a')).toThrow(/"a" was not offered \(no decision is pending\)/);
+    expect(() => planner.removed('a')).toThrow(/^PrunePlanner.removed "a": was not offered \(no decision is pending\)$/);
     const d = planner.next();
+    expect(() => planner.next()).toThrow(PlannerStateError);
     expect(() => planner.next()).toThrow(/decision for "a" not yet reported/);
-    expect(() => planner.skipped('b')).toThrow(/"b" was not offered \(pending is "a"\)/);
+    expect(() => planner.skipped('b')).toThrow(/^PrunePlanner.skipped "b": was not offered \(pending is "a"\)$/);
+    expect(() => planner.removed('a', -1)).toThrow(/released size -1/);
+    expect(planner.cacheTotal).toBe(2000);
     planner.removed(d!.id);
+    expect(planner.cacheTotal).toBe(1000);
     expect(planner.next()?.id).toBe('b');
   });
 
@@ -208,7 +219,18 @@ describe('step-wise planner', () => {
       throw new Error('expected a PolicyError');
     };
     expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain('maxUsedSpace: must not be negative');
-    const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN });
+    const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN, cacheTotal: 0.5 });
+    expect(message).toContain('cacheTotal: 0.5');
+    const mixed = attempt({ records: [rec('d', { size: -2 })], policy: { maxUsedSpace: -1, filter: ['nope'] }, now: NOW });
+    expect(mixed).toContain('maxUsedSpace: must not be negative');
+    expect(mixed).toContain('record "d": size -2');
+    const mixedFilter = attempt({ records: [rec('d', { size: -2 })], policy: { filter: ['nope'] }, now: NOW });
+    expect(mixedFilter).toContain('filter "nope": unknown field');
+    expect(mixedFilter).toContain('record "d": size -2');
+    const fields = attempt({ records: [rec('c', { usageCount: -1, createdAt: NaN, lastUsedAt: Infinity })], policy: {}, now: NOW });
+    expect(fields).toContain('record "c": usageCount -1');
+    expect(fields).toContain('record "c": createdAt NaN');
+    expect(fields).toContain('record "c": lastUsedAt Infinity');
     expect(message).toContain('disk: required when minFreeSpace is set');
     expect(message).toContain('duplicate id "a"');
     expect(message).toContain('record "b": size -1');

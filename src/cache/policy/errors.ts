@@ -17,3 +17,15 @@ export class PolicyError extends Error {
 export function isPolicyError(err: unknown): err is PolicyError {
   return err instanceof PolicyError;
 }
+
+/** The prune planner was driven out of order (e.g. `next()` while a decision is unreported); its state is unchanged. */
+export class PlannerStateError extends Error {
+  override readonly name = 'PlannerStateError';
+  constructor(
+    readonly op: 'next' | 'removed' | 'skipped',
+    readonly id: string | undefined,
+    reason: string,
+  ) {
+    super(`PrunePlanner.${op}${id === undefined ? '' : ` ${JSON.stringify(id)}`}: ${reason}`);
+  }
+}

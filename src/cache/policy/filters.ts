@@ -4,7 +4,10 @@ import { parentsOf, recordTypeOf, type RecordSummary } from './record.js';
 /**
  * containerd's filter syntax, as BuildKit applies it to cache records: a filter is comma-separated selectors that must
  * all match; a list of filters matches when any filter does. A selector is `field` (present), `field==value`,
- * `field!=value` or `field~=regexp`; values may be double-quoted, regexps may also be written /like this/.
+ * `field!=value` or `field~=regexp`; values may be quoted with "double" or 'single' quotes, regexps also /like this/
+ * or |like this|. As in containerd, `!=` and `~=` also apply to absent fields (read as ""), and `==` needs the field
+ * present. Unlike containerd, which treats unknown fields as absent, an unknown field is an error here: it is almost
+ * always a typo that would silently select nothing (or everything, with `!=`).
  */
 export type FilterOperator = 'present' | '==' | '!=' | '~=';
 
@@ -57,8 +60,8 @@ function parseFilter(text: string): FilterSelector[] {
     if (op === '==' || op === '!=' || op === '~=') {
       pos += 2;
       skipSpace();
-      const { value, quotedAsRegexp } = readValue();
-      if (value === '' && !quotedAsRegexp) throw new Error(`missing value after ${op} for ${field}`);
+      const { value, quoted } = readValue(op === '~=');
+      if (value === '' && !quoted) throw new Error(`missing value after ${op} for ${field}`);
       const selector: FilterSelector = { field, operator: op, value };
       if (op === '~=') {
         try {
@@ -79,9 +82,9 @@ function parseFilter(text: string): FilterSelector[] {
     pos++;
   }
 
-  function readValue(): { value: string; quotedAsRegexp: boolean } {
+  function readValue(regexp: boolean): { value: string; quoted: boolean } {
     const quote = text[pos];
-    if (quote === '"' || quote === '/') {
+    if (quote === '"' || quote === "'" || (regexp && (quote === '/' || quote === '|'))) {
       let value = '';
       pos++;
       while (pos < text.length && text[pos] !== quote) {
@@ -91,11 +94,11 @@ function parseFilter(text: string): FilterSelector[] {
       }
       if (pos === text.length) throw new Error(`unterminated ${quote} quote`);
       pos++;
-      return { value, quotedAsRegexp: true };
+      return { value, quoted: true };
     }
     const start = pos;
     while (pos < text.length && text[pos] !== ',' && !/\s/.test(text[pos]!)) pos++;
-    return { value: text.slice(start, pos), quotedAsRegexp: false };
+    return { value: text.slice(start, pos), quoted: false };
   }
 }
 
@@ -137,7 +140,7 @@ function selectorMatches(selector: FilterSelector, record: RecordSummary): boole
     case '!=':
       return value !== selector.value;
     case '~=':
-      return present && selector.regexp !== undefined && selector.regexp.test(value);
+      return selector.regexp !== undefined && selector.regexp.test(value);
   }
 }
 

@@ -1,4 +1,4 @@
-export { PolicyError, isPolicyError } from './errors.js';
+export { PolicyError, PlannerStateError, isPolicyError } from './errors.js';
 export { PruneInfoSchema, parsePruneInfo, type PruneInfo } from './prune-info.js';
 export {
   computeKeepBytes,
@@ -26,7 +26,7 @@ export {
   type FilterOperator,
   type FilterSelector,
 } from './filters.js';
-export { orderForEviction } from './lru.js';
+export { EvictionQueue, evictionScores, orderForEviction } from './lru.js';
 export { PrunePlanner, planPrune, type PruneDecision, type PrunePlannerInput, type PruneRule } from './planner.js';
 export {
   defaultGcPolicy,

@@ -1,8 +1,8 @@
 import { formatAge, formatDuration, formatSize } from '../../cli/units.js';
-import { PolicyError } from './errors.js';
+import { PlannerStateError, PolicyError } from './errors.js';
 import { matchesFilters, parseFilters, type FilterSelector } from './filters.js';
 import { explainKeepBytes, needsDiskStats, type DiskStats, type KeepBytesLimit } from './keep-bytes.js';
-import { orderForEviction } from './lru.js';
+import { EvictionQueue, orderForEviction } from './lru.js';
 import { parsePruneInfo, type PruneInfo } from './prune-info.js';
 import { PROTECTED_RECORD_TYPES, parentsOf, recordTypeOf, type RecordSummary } from './record.js';
 
@@ -54,21 +54,40 @@ export class PrunePlanner {
   private readonly records = new Map<string, RecordSummary>();
   private readonly childCount = new Map<string, number>();
   private readonly filters: FilterSelector[][];
-  private readonly skippedIds = new Set<string>();
+  /** Records that could go right now; kept up to date as removals expose parents. */
+  private readonly candidates = new EvictionQueue<RecordSummary>();
   private pending: PruneDecision | undefined;
+  /** The rest of the current pass when there is no size target, last to offer first. */
   private pass: RecordSummary[] = [];
   private readonly now: number;
   private readonly disk: DiskStats;
 
   constructor(input: PrunePlannerInput) {
-    this.policy = parsePruneInfo(input.policy);
-    this.filters = parseFilters(this.policy.filter ?? []);
+    // Policy, filter and record problems are gathered into one error so a caller sees all of them at once.
     const issues: string[] = [];
+    let policy: PruneInfo = {};
+    let filters: FilterSelector[][] = [];
+    try {
+      policy = parsePruneInfo(input.policy);
+      filters = parseFilters(policy.filter ?? []);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      issues.push(...err.issues);
+    }
+    this.policy = policy;
+    this.filters = filters;
     if (!Number.isFinite(input.now)) issues.push(`now: ${String(input.now)} is not a finite time`);
     if (needsDiskStats(this.policy) && input.disk === undefined) issues.push('disk: required when minFreeSpace is set');
+    if (input.cacheTotal !== undefined && (!Number.isSafeInteger(input.cacheTotal) || input.cacheTotal < 0)) {
+      issues.push(`cacheTotal: ${input.cacheTotal} is not a non-negative whole number of bytes`);
+    }
     for (const r of input.records) {
       if (this.records.has(r.id)) issues.push(`records: duplicate id ${JSON.stringify(r.id)}`);
-      if (!Number.isSafeInteger(r.size) || r.size < 0) issues.push(`record ${JSON.stringify(r.id)}: size ${r.size} is not a non-negative integer`);
+      const name = `record ${JSON.stringify(r.id)}`;
+      if (!Number.isSafeInteger(r.size) || r.size < 0) issues.push(`${name}: size ${r.size} is not a non-negative integer`);
+      if (!Number.isSafeInteger(r.usageCount) || r.usageCount < 0) issues.push(`${name}: usageCount ${r.usageCount} is not a non-negative integer`);
+      if (!Number.isFinite(r.createdAt)) issues.push(`${name}: createdAt ${r.createdAt} is not a finite time`);
+      if (r.lastUsedAt !== undefined && !Number.isFinite(r.lastUsedAt)) issues.push(`${name}: lastUsedAt ${r.lastUsedAt} is not a finite time`);
       this.records.set(r.id, r);
     }
     if (issues.length > 0) throw new PolicyError('prune plan input', issues);
@@ -81,6 +100,7 @@ export class PrunePlanner {
     const keep = explainKeepBytes(this.policy, this.disk, this.total);
     this.keepBytes = keep.keepBytes;
     this.limitedBy = keep.limitedBy;
+    for (const r of this.records.values()) if (this.isCandidate(r)) this.candidates.add(r);
   }
 
   /** Unshared cache bytes left after the removals reported so far. */
@@ -95,7 +115,7 @@ export class PrunePlanner {
 
   next(): PruneDecision | undefined {
     if (this.pending !== undefined) {
-      throw new Error(`PrunePlanner.next: decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
+      throw new PlannerStateError('next', undefined, `decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
     }
     const decision = this.sizeTargeted ? this.nextBySize() : this.nextInPass();
     this.pending = decision;
@@ -104,53 +124,62 @@ export class PrunePlanner {
 
   /** The pending record is gone; `releasedSize` (default: its summary size) comes off the cache total. */
   removed(id: string, releasedSize?: number): void {
+    if (releasedSize !== undefined && (!Number.isSafeInteger(releasedSize) || releasedSize < 0)) {
+      throw new PlannerStateError('removed', id, `released size ${releasedSize} is not a non-negative whole number of bytes`);
+    }
     const decision = this.takePending(id, 'removed');
     const record = this.records.get(id)!;
     this.records.delete(id);
-    for (const p of parentsOf(record)) this.childCount.set(p, (this.childCount.get(p) ?? 1) - 1);
+    this.candidates.delete(record);
+    for (const p of parentsOf(record)) {
+      const left = (this.childCount.get(p) ?? 1) - 1;
+      this.childCount.set(p, left);
+      const parent = this.records.get(p);
+      if (left === 0 && parent !== undefined && this.isCandidate(parent)) this.candidates.add(parent);
+    }
+    // Shared records were never counted in the total (BuildKit subtracts them anyway; that would undercount).
     if (!record.shared) this.total -= releasedSize ?? decision.size;
   }
 
   /** The pending record was not removed; it is never offered again in this prune. */
   skipped(id: string): void {
     this.takePending(id, 'skipped');
-    this.skippedIds.add(id);
+    this.candidates.delete(this.records.get(id)!);
   }
 
-  private takePending(id: string, what: string): PruneDecision {
+  private takePending(id: string, op: 'removed' | 'skipped'): PruneDecision {
     if (this.pending === undefined || this.pending.id !== id) {
       const expected = this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
-      throw new Error(`PrunePlanner.${what}: ${JSON.stringify(id)} was not offered (${expected})`);
+      throw new PlannerStateError(op, id, `was not offered (${expected})`);
     }
     const decision = this.pending;
     this.pending = undefined;
     return decision;
   }
 
-  private candidates(): RecordSummary[] {
-    const cutoff = this.now - (this.policy.keepDuration ?? 0);
-    const out: RecordSummary[] = [];
-    for (const r of this.records.values()) {
-      if (this.skippedIds.has(r.id) || r.inUse || (this.childCount.get(r.id) ?? 0) > 0) continue;
-      if (this.policy.all !== true && (PROTECTED_RECORD_TYPES.has(recordTypeOf(r)) || r.shared)) continue;
-      if ((this.policy.keepDuration ?? 0) !== 0 && r.lastUsedAt !== undefined && r.lastUsedAt > cutoff) continue;
-      if (!matchesFilters(this.filters, r)) continue;
-      out.push(r);
-    }
-    return out;
+  /** Whether a present record may go now; only the child count changes during a prune. */
+  private isCandidate(r: RecordSummary): boolean {
+    if (r.inUse || (this.childCount.get(r.id) ?? 0) > 0) return false;
+    if (this.policy.all !== true && (PROTECTED_RECORD_TYPES.has(recordTypeOf(r)) || r.shared)) return false;
+    const keepDuration = this.policy.keepDuration ?? 0;
+    // Only a use strictly after the cutoff keeps a record, as in BuildKit; never-used records have no use to count.
+    if (keepDuration !== 0 && r.lastUsedAt !== undefined && r.lastUsedAt > this.now - keepDuration) return false;
+    return matchesFilters(this.filters, r);
   }
 
   private nextBySize(): PruneDecision | undefined {
     if (this.total <= this.keepBytes) return undefined;
-    const first = orderForEviction(this.candidates())[0];
+    const first = this.candidates.first();
     if (first === undefined) return undefined;
     const rule = this.limitedBy as PruneRule;
     return { id: first.id, size: first.size, rule, reason: `${this.spaceReason()}; ${this.usageReason(first)}${this.selectionSuffix(first)}` };
   }
 
   private nextInPass(): PruneDecision | undefined {
-    if (this.pass.length === 0) this.pass = orderForEviction(this.candidates());
-    const record = this.pass.shift();
+    // Every record of a pass is reported removed or skipped before the pass ends, so what remains in the candidate
+    // set then is exactly what the pass exposed.
+    if (this.pass.length === 0) this.pass = orderForEviction(this.candidates.values()).reverse();
+    const record = this.pass.pop();
     if (record === undefined) return undefined;
     const keepDuration = this.policy.keepDuration ?? 0;
     if (keepDuration !== 0) {
