@@ -22,6 +22,8 @@ export interface LiveRecord {
   state: RecordState;
   /** The event that caused the next transition, for transition reports. */
   cause: string;
+  /** Why the record is being removed, once it is. */
+  removalReason?: string;
 }
 
 export interface TransitionReport {
@@ -76,7 +78,9 @@ export class RecordTable {
   private readonly unflushed = new Map<string, RecordMeta>();
   private readonly writes = new Map<string, Promise<void>>();
   readonly transitions = new Subject<TransitionReport>();
-  readonly removals = new Subject<{ id: string; meta: RecordMeta }>();
+  readonly removals = new Subject<{ id: string; meta: RecordMeta; reason: string }>();
+  /** The id of every record whose state, holders or metadata changed. */
+  readonly changes = new Subject<string>();
 
   constructor(
     private readonly machine: RecordMachine,
@@ -178,7 +182,9 @@ export class RecordTable {
     if (!current) return Promise.resolve();
     const next = change(current);
     if (live) live.meta = next;
-    return this.persist(id, next);
+    const write = this.persist(id, next);
+    this.changes.next(id);
+    return write;
   }
 
   /** Durably marks a record as being removed; never-stored records need no mark. */
@@ -197,6 +203,7 @@ export class RecordTable {
     const packed = this.dormant.get(parentId);
     if (packed === undefined) return;
     this.dormant.set(parentId, pack(unpackState(packed), Math.max(0, unpackChildren(packed) + delta)));
+    this.changes.next(parentId);
   }
 
   /** Resolves once every write issued so far for the record is durable. */
@@ -238,6 +245,7 @@ export class RecordTable {
       return;
     }
     this.persistProjection(record, snapshot);
+    this.changes.next(id);
     if (DORMANT_STATES.has(to)) queueMicrotask(() => this.sleepIfDormant(record));
   }
 
@@ -288,7 +296,7 @@ export class RecordTable {
       this.writes.set(id, write);
     }
     if (record.meta.parent !== undefined) this.adjustChildren(record.meta.parent, -1);
-    this.removals.next({ id, meta: record.meta });
+    this.removals.next({ id, meta: record.meta, reason: record.removalReason ?? 'removed' });
   }
 
   private sleepIfDormant(record: LiveRecord): void {

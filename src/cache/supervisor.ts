@@ -17,10 +17,27 @@ type OpOf<T extends OpType> = Extract<OperationEvent, { type: T }>;
 /** An operation event as callers build it; the supervisor adds the reply. */
 export type OperationRequest = OperationEvent extends infer E ? (E extends OperationEvent ? Omit<E, 'reply'> : never) : never;
 
+/** One decided operation, reported when it settles. */
+export interface OperationReport {
+  op: string;
+  id?: string;
+  ms: number;
+  outcome: 'ok' | 'error';
+  code?: string;
+}
+
+/** An operation whose I/O or durable write is still running. */
+export interface InFlightOperation {
+  op: string;
+  id?: string;
+  since: number;
+}
+
 export interface SupervisorDeps {
   snapshotter: Snapshotter;
   store: MetadataStore;
   inspect?: Inspector;
+  onOperation?: (report: OperationReport) => void;
   reconcile: (table: RecordTable) => Promise<void>;
   onClosed: () => Promise<void>;
 }
@@ -41,7 +58,7 @@ const RECORD_LABEL = 'cachekit.record';
 export class Supervisor {
   readonly table: RecordTable;
   private readonly actor: Actor<typeof managerMachine>;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new Map<Promise<unknown>, InFlightOperation>();
 
   constructor(private readonly deps: SupervisorDeps) {
     const io = this.recordIo();
@@ -110,29 +127,51 @@ export class Supervisor {
     return new CacheError('CLOSED', `${op.toLowerCase()}: the cache manager is closed`);
   }
 
+  /** Operations still running, oldest first. */
+  inFlightOperations(): InFlightOperation[] {
+    return [...this.inFlight.values()];
+  }
+
   private decideAndReply(event: OperationEvent): void {
+    const started = performance.now();
+    const id = 'id' in event ? event.id : undefined;
+    const settle = (error?: unknown) => {
+      this.actor.send({ type: 'OP_SETTLED' });
+      const report = this.deps.onOperation;
+      if (!report) return;
+      const code = error instanceof CacheError ? error.code : undefined;
+      report({ op: event.type, ...(id === undefined ? {} : { id }), ms: performance.now() - started, outcome: error === undefined ? 'ok' : 'error', ...(code ? { code } : {}) });
+    };
     let outcome: unknown;
     try {
       outcome = this.decide(event);
     } catch (err) {
       event.reply.reject(err);
-      this.actor.send({ type: 'OP_SETTLED' });
+      settle(err);
       return;
     }
     if (!(outcome instanceof Promise)) {
       event.reply.resolve(outcome);
-      this.actor.send({ type: 'OP_SETTLED' });
+      settle();
       return;
     }
-    const tracked = outcome.then(event.reply.resolve, event.reply.reject).finally(() => {
-      this.inFlight.delete(tracked);
-      this.actor.send({ type: 'OP_SETTLED' });
-    });
-    this.inFlight.add(tracked);
+    const tracked: Promise<void> = outcome.then(
+      (value) => {
+        this.inFlight.delete(tracked);
+        event.reply.resolve(value);
+        settle();
+      },
+      (err: unknown) => {
+        this.inFlight.delete(tracked);
+        event.reply.reject(err);
+        settle(err);
+      },
+    );
+    this.inFlight.set(tracked, { op: event.type, ...(id === undefined ? {} : { id }), since: Date.now() });
   }
 
   private async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
     await this.table.allDurable();
     this.table.stopAll();
     await this.deps.onClosed();
@@ -227,6 +266,8 @@ export class Supervisor {
 
   private async release(event: OpOf<'RELEASE'>): Promise<void> {
     const at = Date.now();
+    const live = this.table.liveRecord(event.id);
+    if (live && event.mutable) live.removalReason = 'mutable ref released without commit';
     const record = this.apply(event.id, event.mutable ? { type: 'RELEASE_MUTABLE', at } : { type: 'RELEASE', at });
     if (record.state === 'removing') await waitFor(record.actor, (s) => s.status === 'done', { timeout: Infinity });
     await this.table.durable(event.id);
@@ -234,6 +275,7 @@ export class Supervisor {
 
   private async remove(event: OpOf<'REMOVE'>): Promise<void> {
     const record = this.apply(event.id, { type: 'REMOVE', reason: event.reason });
+    record.removalReason = event.reason;
     await waitFor(record.actor, (s) => s.status === 'done', { timeout: Infinity });
     await this.table.durable(event.id);
   }
@@ -258,6 +300,8 @@ export class Supervisor {
             labels: { [RECORD_LABEL]: input.id },
           });
         } catch (err) {
+          const live = this.table.liveRecord(input.id);
+          if (live) live.removalReason = `preparing its snapshot failed: ${err instanceof Error ? err.message : String(err)}`;
           remember(this.prepareErrors, input.id, err);
         }
       }),

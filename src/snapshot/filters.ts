@@ -111,6 +111,18 @@ class FilterScanner {
     return this.src.slice(start, this.pos);
   }
 
+  /** A regular expression may also be delimited by /…/ or |…|, as containerd allows, so it can hold commas. */
+  pattern(): string {
+    this.skipSpace();
+    const delimiter = this.peek();
+    if (delimiter !== '/' && delimiter !== '|') return this.value();
+    const start = this.pos++;
+    const end = this.src.indexOf(delimiter, this.pos);
+    if (end < 0) this.fail(`unterminated ${delimiter} in regular expression`, start);
+    this.pos = end + 1;
+    return this.src.slice(start + 1, end);
+  }
+
   /** An unquoted value runs to the next comma; surrounding spaces are dropped. */
   value(): string {
     this.skipSpace();
@@ -149,7 +161,7 @@ function parseSelector(s: FilterScanner, options: FilterParseOptions): FilterSel
     return { fieldpath, operator: 'present' };
   }
   s.pos += 2;
-  const value = s.value();
+  const value = op === '~=' ? s.pattern() : s.value();
   if (op !== '~=') return { fieldpath, operator: op, value };
   try {
     return { fieldpath, operator: op, value, regex: new RegExp(value) };
@@ -195,7 +207,8 @@ function selectorMatches(sel: FilterSelector, lookup: FieldLookup): boolean {
       // An absent field compares as the empty string, so `parent!=""` means "has a parent".
       return (value ?? '') !== sel.value;
     case '~=':
-      return value !== undefined && sel.regex!.test(value);
+      // As in containerd, an absent field is matched as the empty string.
+      return sel.regex!.test(value ?? '');
   }
 }
 

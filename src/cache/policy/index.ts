@@ -23,8 +23,8 @@ export {
   parseFilters,
   matchesFilters,
   type FilterField,
-  type FilterOperator,
-  type FilterSelector,
+  type FilterSelectors,
+  recordLookup,
 } from './filters.js';
 export { EvictionQueue, evictionScores, orderForEviction } from './lru.js';
 export { PrunePlanner, planPrune, type PruneDecision, type PrunePlannerInput, type PruneRule } from './planner.js';

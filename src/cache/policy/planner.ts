@@ -1,6 +1,6 @@
 import { formatAge, formatDuration, formatSize } from '../../cli/units.js';
 import { PlannerStateError, PolicyError } from './errors.js';
-import { matchesFilters, parseFilters, type FilterSelector } from './filters.js';
+import { matchesFilters, parseFilters, type FilterSelectors } from './filters.js';
 import { explainKeepBytes, needsDiskStats, type DiskStats, type KeepBytesLimit } from './keep-bytes.js';
 import { EvictionQueue, orderForEviction } from './lru.js';
 import { parsePruneInfo, type PruneInfo } from './prune-info.js';
@@ -53,7 +53,7 @@ export class PrunePlanner {
   private total: number;
   private readonly records = new Map<string, RecordSummary>();
   private readonly childCount = new Map<string, number>();
-  private readonly filters: FilterSelector[][];
+  private readonly filters: FilterSelectors[];
   /** Records that could go right now; kept up to date as removals expose parents. */
   private readonly candidates = new EvictionQueue<RecordSummary>();
   private pending: PruneDecision | undefined;
@@ -66,7 +66,7 @@ export class PrunePlanner {
     // Policy, filter and record problems are gathered into one error so a caller sees all of them at once.
     const issues: string[] = [];
     let policy: PruneInfo = {};
-    let filters: FilterSelector[][] = [];
+    let filters: FilterSelectors[] = [];
     try {
       policy = parsePruneInfo(input.policy);
       filters = parseFilters(policy.filter ?? []);

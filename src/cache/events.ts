@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { RECORD_STATES } from '../../machines/record.machine.js';
+
+/** Every event on `cm.events$`, each with its zod schema; `CacheEventSchema` checks any of them. */
+
+const at = z.number().int().nonnegative();
+const RecordStateSchema = z.enum(RECORD_STATES);
+
+export const RecordTransitionEvent = z.strictObject({
+  type: z.literal('record.transition'),
+  id: z.string(),
+  from: RecordStateSchema,
+  to: RecordStateSchema,
+  event: z.string(),
+  at,
+});
+export const RecordCreatedEvent = z.strictObject({ type: z.literal('record.created'), id: z.string(), parent: z.string().optional(), at });
+export const RecordRemovedEvent = z.strictObject({ type: z.literal('record.removed'), id: z.string(), reason: z.string(), at });
+export const OperationEvent = z.strictObject({
+  type: z.literal('op'),
+  op: z.string(),
+  id: z.string().optional(),
+  ms: z.number().nonnegative(),
+  outcome: z.enum(['ok', 'error']),
+  code: z.string().optional(),
+  at,
+});
+export const ReconcileEvent = z.strictObject({
+  type: z.literal('reconcile'),
+  action: z.string(),
+  id: z.string().optional(),
+  detail: z.string(),
+  at,
+});
+export const PruneRemovedEvent = z.strictObject({
+  type: z.literal('prune.removed'),
+  id: z.string(),
+  size: z.number().nonnegative(),
+  rule: z.string(),
+  reason: z.string(),
+  dryRun: z.boolean(),
+  at,
+});
+export const GcDoneEvent = z.strictObject({ type: z.literal('gc.done'), removed: z.number().int(), freed: z.number(), ms: z.number(), at });
+export const GcErrorEvent = z.strictObject({ type: z.literal('gc.error'), message: z.string(), at });
+export const SizeProgressEvent = z.strictObject({
+  type: z.literal('size.progress'),
+  done: z.number().int(),
+  total: z.number().int(),
+  bytes: z.number(),
+  at,
+});
+export const SizeFailedEvent = z.strictObject({ type: z.literal('size.failed'), id: z.string(), reason: z.string(), at });
+export const EventsDroppedEvent = z.strictObject({ type: z.literal('events.dropped'), count: z.number().int().positive(), at });
+
+export const CacheEventSchema = z.discriminatedUnion('type', [
+  RecordTransitionEvent,
+  RecordCreatedEvent,
+  RecordRemovedEvent,
+  OperationEvent,
+  ReconcileEvent,
+  PruneRemovedEvent,
+  GcDoneEvent,
+  GcErrorEvent,
+  SizeProgressEvent,
+  SizeFailedEvent,
+  EventsDroppedEvent,
+]);
+
+export type CacheEvent = z.infer<typeof CacheEventSchema>;
+export type CacheEventType = CacheEvent['type'];
+export type CacheEventOf<T extends CacheEventType> = Extract<CacheEvent, { type: T }>;
