@@ -4,7 +4,14 @@ export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './snapsh
 export * from './snapshot/index.js';
 
 // The cache manager.
-export { CacheManager, openCacheManager, type CacheManagerOptions, type CacheEvent, type RecordView } from './cache/manager.js';
+export { CacheManager, openCacheManager, type CacheManagerOptions, type ManagerInspection } from './cache/manager.js';
+export * from './cache/events.js';
+export type { RecordView, RecordsDelta } from './cache/observe.js';
+export type { TransitionReport } from './cache/record-table.js';
+export type { InFlightOperation, OperationReport } from './cache/supervisor.js';
+export type { PrunedRecord } from './cache/prune.js';
+export * from './cache/policy/index.js';
+export { parseSize, parseBytes, parseDuration, formatSize, formatDuration, UnitParseError, type DiskPercent } from './cli/units.js';
 export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
 export { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata } from './cache/refs.js';
 export type { OpenOptions, NewOptions } from './cache/options.js';

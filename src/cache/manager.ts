@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { lastValueFrom, reduce, Subject, tap, type Observable } from 'rxjs';
+import { lastValueFrom, reduce, tap, type Observable } from 'rxjs';
 import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter, Usage } from '../snapshot/types.js';
 import { CacheError, isCacheError } from './errors.js';
@@ -9,10 +9,14 @@ import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions } from './options.js';
 import { reconcile, type ReconcileEntry, type ReconcileReport } from './reconcile.js';
 import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata, type RefHost } from './refs.js';
-import { contentKey, Supervisor, type Inspector } from './supervisor.js';
+import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
+import { EventHub } from './event-hub.js';
+import type { CacheEvent } from './events.js';
+import { RecordObserver, type RecordsDelta, type RecordView } from './observe.js';
+import type { TransitionReport } from './record-table.js';
 import { collectUsage, type UsageInfo } from './usage.js';
 import { GcScheduler } from './gc.js';
-import { isPolicyError, parseFilters, parsePruneInfo, type PruneInfo } from './policy/index.js';
+import { isPolicyError, parsePruneFilters, parsePruneInfo, type PruneInfo } from './policy/index.js';
 import { prune$, type PrunedRecord } from './prune.js';
 import type { RecordState } from '../../machines/record.machine.js';
 
@@ -24,24 +28,20 @@ export interface CacheManagerOptions extends OpenOptions {
   /** Background GC pacing, in ms; defaults: 60000 between runs, 1000 after open. */
   gcInterval?: number;
   gcInitialDelay?: number;
+  /** Events each events$ subscriber may have waiting before it loses the oldest; default 4096. */
+  eventBufferSize?: number;
 }
 
-export type CacheEvent =
-  | { type: 'record.transition'; id: string; from: RecordState; to: RecordState; event: string; at: number }
-  | { type: 'record.removed'; id: string; reason: string; at: number }
-  | { type: 'reconcile'; action: ReconcileEntry['action']; id?: string; detail: string; at: number }
-  | { type: 'prune.removed'; id: string; size: number; rule: string; reason: string; dryRun: boolean; at: number }
-  | { type: 'gc.done'; removed: number; freed: number; ms: number; at: number }
-  | { type: 'gc.error'; message: string; at: number };
-
-/** One record as the manager sees it now. */
-export interface RecordView {
-  id: string;
-  state: RecordState;
-  refs: number;
-  children: number;
-  parent: string | undefined;
-  metadata: RecordMetadata;
+/** What `inspect()` reports: a consistent picture of the engine at one moment. */
+export interface ManagerInspection {
+  status: string;
+  /** Operations decided whose I/O or durable write is still running. */
+  queueDepth: number;
+  inFlight: InFlightOperation[];
+  records: number;
+  /** Records per state; dormant records are counted by their stored state. */
+  states: Partial<Record<RecordState, number>>;
+  liveActors: number;
 }
 
 /**
@@ -49,9 +49,13 @@ export interface RecordView {
  * lifecycles are XState actors, decided one at a time by a supervisor actor.
  */
 export class CacheManager implements RefHost {
-  private readonly events = new Subject<CacheEvent>();
-  /** Every state change, removal and start-up repair, as it happens. */
-  readonly events$: Observable<CacheEvent> = this.events.asObservable();
+  private readonly events: EventHub;
+  /**
+   * Every state change, removal, operation and repair, as it happens. Hot;
+   * each subscriber has a bounded buffer and is told when it lost events.
+   */
+  readonly events$: Observable<CacheEvent>;
+  private readonly observer: RecordObserver;
   startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
   private closing: Promise<void> | undefined;
   private gc: GcScheduler | undefined;
@@ -61,14 +65,20 @@ export class CacheManager implements RefHost {
     private readonly snapshotter: Snapshotter,
     private readonly store: MetadataStore,
     private readonly supervisor: Supervisor,
+    eventBufferSize: number,
   ) {
+    this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256 });
+    this.events$ = this.events.events$;
     const { table } = supervisor;
-    table.transitions.subscribe((t) => this.events.next({ type: 'record.transition', ...t }));
-    table.removals.subscribe(({ id }) => this.events.next({ type: 'record.removed', id, reason: 'removed', at: Date.now() }));
+    table.transitions.subscribe((t) => this.events.emitLazy(() => ({ type: 'record.transition', ...t })));
+    table.removals.subscribe(({ id, reason }) => this.events.emitLazy(() => ({ type: 'record.removed', id, reason, at: Date.now() })));
+    this.observer = new RecordObserver(table, (id) => this.describe(id));
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
-    const { inspect, gcPolicy, gcInterval, gcInitialDelay, ...rest } = options ?? ({} as CacheManagerOptions);
+    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, ...rest } = options ?? ({} as CacheManagerOptions);
+    if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
+      throw new CacheError('INVALID', `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`);
     const opts = parseOptions(OpenOptionsSchema, rest, 'cache manager options');
     const gcPolicies = gcPolicy === undefined ? undefined : validatePolicies(gcPolicy, 'gcPolicy');
     const lock: OwnerLock | undefined = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
@@ -85,6 +95,7 @@ export class CacheManager implements RefHost {
       const supervisor = new Supervisor({
         snapshotter: s,
         store: st,
+        onOperation: (report) => manager?.events.emitLazy(() => ({ type: 'op', ...report, at: Date.now() })),
         ...(inspect ? { inspect } : {}),
         reconcile: async (table) => {
           const report = await reconcile(st, s, table, (entry) => pending.push({ type: 'reconcile', ...entry, at: Date.now() }));
@@ -96,9 +107,9 @@ export class CacheManager implements RefHost {
           lock?.release();
         },
       });
-      manager = new CacheManager(opts.root, s, st, supervisor);
+      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096);
       await supervisor.start();
-      for (const e of pending) manager.events.next(e);
+      for (const e of pending) manager.events.emit(e);
       if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
       return manager;
     } catch (err) {
@@ -121,6 +132,7 @@ export class CacheManager implements RefHost {
     if (parent != null && !(parent instanceof ImmutableRef)) throw new CacheError('INVALID', 'new: parent is not an ImmutableRef');
     if (parent?.isReleased) throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
     const id = await this.supervisor.request<string>({ type: 'NEW', parent: parent?.id ?? null, options: opts });
+    this.events.emitLazy(() => ({ type: 'record.created', id, ...(parent ? { parent: parent.id } : {}), at: Date.now() }));
     return new MutableRef(this, id);
   }
 
@@ -142,14 +154,45 @@ export class CacheManager implements RefHost {
     const { table } = this.supervisor;
     const state = table.stateOf(id);
     if (state === undefined) throw new CacheError('NOT_FOUND', `record ${id} not found`);
+    const meta = table.meta(id);
     const metadata = this.metadataOf(id);
-    return { id, state, refs: table.contextOf(id)?.refs ?? 0, children: table.childrenOf(id), parent: metadata.parent, metadata };
+    return { id, state, refs: table.contextOf(id)?.refs ?? 0, children: table.childrenOf(id), parent: metadata.parent, size: meta?.usage?.size, metadata };
   }
 
-  /** Supervisor status, in-flight operations and live actors. */
-  inspect(): { status: string; inFlight: number; records: number; liveActors: number } {
+  /** One record's view: now, then on every change; completes when the record is removed. */
+  watch(id: string): Observable<RecordView> {
+    this.ensureOpen('watch');
+    return this.observer.watch(id);
+  }
+
+  /** The whole cache as a live view: one snapshot, then upserts and removals. */
+  records$(options: { filter?: (view: RecordView) => boolean } = {}): Observable<RecordsDelta> {
+    this.ensureOpen('records$');
+    return this.observer.records$(options.filter);
+  }
+
+  /** The last transitions of a record used since open (at most 32), oldest first. */
+  history(id: string): TransitionReport[] {
+    this.ensureOpen('history');
+    return this.observer.history(id);
+  }
+
+  /** Supervisor status, queue, in-flight operations, records per state and live actors. */
+  inspect(): ManagerInspection {
     const { table } = this.supervisor;
-    return { status: this.supervisor.status, inFlight: this.supervisor.queueDepth, records: table.size, liveActors: table.liveCount };
+    const states: Partial<Record<RecordState, number>> = {};
+    for (const id of table.ids()) {
+      const state = table.stateOf(id)!;
+      states[state] = (states[state] ?? 0) + 1;
+    }
+    return {
+      status: this.supervisor.status,
+      queueDepth: this.supervisor.queueDepth,
+      inFlight: this.supervisor.inFlightOperations(),
+      records: table.size,
+      states,
+      liveActors: table.liveCount,
+    };
   }
 
   /**
@@ -163,7 +206,7 @@ export class CacheManager implements RefHost {
     return prune$(
       { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
       valid,
-    ).pipe(tap((r) => this.events.next({ type: 'prune.removed', id: r.id, size: r.size, rule: r.rule, reason: r.reason, dryRun: r.dryRun, at: Date.now() })));
+    ).pipe(tap((r) => this.events.emitLazy(() => ({ type: 'prune.removed', id: r.id, size: r.size, rule: r.rule, reason: r.reason, dryRun: r.dryRun, at: Date.now() }))));
   }
 
   async close(): Promise<void> {
@@ -182,9 +225,9 @@ export class CacheManager implements RefHost {
         const { removed, freed } = await lastValueFrom(
           this.prune(...policies).pipe(reduce((acc, r) => ({ removed: acc.removed + 1, freed: acc.freed + r.size }), { removed: 0, freed: 0 })),
         );
-        this.events.next({ type: 'gc.done', removed, freed, ms: Date.now() - started, at: Date.now() });
+        this.events.emit({ type: 'gc.done', removed, freed, ms: Date.now() - started, at: Date.now() });
       } catch (err) {
-        if (!isCacheError(err, 'CLOSED')) this.events.next({ type: 'gc.error', message: String(err), at: Date.now() });
+        if (!isCacheError(err, 'CLOSED')) this.events.emit({ type: 'gc.error', message: String(err), at: Date.now() });
       }
     }, { interval, initialDelay });
     this.supervisor.table.transitions.subscribe((t) => {
@@ -262,7 +305,7 @@ function validatePolicies(policies: readonly PruneInfo[], what: string): PruneIn
   try {
     return policies.map((p) => {
       const policy = parsePruneInfo(p);
-      parseFilters(policy.filter ?? []);
+      parsePruneFilters(policy.filter ?? []);
       return policy;
     });
   } catch (err) {

@@ -19,10 +19,10 @@ export {
   type RecordSummary,
 } from './record.js';
 export {
-  FILTER_FIELDS,
-  parseFilters,
-  matchesFilters,
-  type FilterField,
+  FILTER_FIELDS as PRUNE_FILTER_FIELDS,
+  parseFilters as parsePruneFilters,
+  matchesFilters as matchesPruneFilters,
+  type FilterField as PruneFilterField,
   type FilterSelectors,
   recordLookup,
 } from './filters.js';
