@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { managerMachine } from '../../machines/manager.machine.js';
 import { recordMachine } from '../../machines/record.machine.js';
-import { machineToMermaid } from './mermaid.js';
-import { renderAscii, renderSvg } from './render.js';
+import { drawMachine } from './machine-diagram.js';
 import { allStates, statePath } from './walk.js';
 
 /**
@@ -72,10 +71,10 @@ function readme(specs: readonly MachineDiagramSpec[]): string {
 export function generateDiagramFiles(specs: readonly MachineDiagramSpec[] = MACHINE_DIAGRAMS): DiagramFiles {
   const files: DiagramFiles = new Map();
   for (const spec of specs) {
-    const mermaid = machineToMermaid(spec.machine);
+    const { mermaid, svg, ascii } = drawMachine(spec.machine);
     files.set(`${spec.name}.mmd`, mermaid);
-    files.set(`${spec.name}.svg`, renderSvg(mermaid));
-    files.set(`${spec.name}.txt`, renderAscii(machineToMermaid(spec.machine, { layout: 'flat' })));
+    files.set(`${spec.name}.svg`, svg);
+    files.set(`${spec.name}.txt`, ascii);
   }
   files.set('README.md', readme(specs));
   return files;

@@ -6,3 +6,5 @@ export { readMachine, flattenEdges, initialLeaf, leafStatePaths, allStatePaths, 
 export type { MachineModel, DiagramEdge, AnywhereHandler } from './walk.js';
 export { generateDiagramFiles, staleDiagramFiles, MACHINE_DIAGRAMS, DIAGRAM_DIR } from './generate.js';
 export type { MachineDiagramSpec, DiagramFiles, StaleDiagramFile } from './generate.js';
+export { drawMachine } from './machine-diagram.js';
+export type { MachineDiagram, MachineDiagramOptions } from './machine-diagram.js';
