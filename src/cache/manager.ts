@@ -6,8 +6,8 @@ import { CacheError, isCacheError } from './errors.js';
 import { mountRecord } from './mounts.js';
 import { openSnapshotter } from './open-snapshotter.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
-import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions } from './options.js';
-import { reconcile, type ReconcileEntry, type ReconcileReport } from './reconcile.js';
+import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions, type ResolvedOpenOptions } from './options.js';
+import { loadRecords, reconcile, type ReconcileReport } from './reconcile.js';
 import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata, type RefHost } from './refs.js';
 import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
 import { EventHub } from './event-hub.js';
@@ -66,6 +66,8 @@ export class CacheManager implements RefHost {
     private readonly store: MetadataStore,
     private readonly supervisor: Supervisor,
     eventBufferSize: number,
+    /** Opened to look at a root another process may own: every change is refused. */
+    readonly readOnly: boolean,
   ) {
     this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256 });
     this.events$ = this.events.events$;
@@ -85,9 +87,10 @@ export class CacheManager implements RefHost {
     let snapshotter: Snapshotter | undefined;
     let store: MetadataStore | undefined;
     try {
-      const ownSnapshotter = typeof opts.snapshotter === 'string';
-      snapshotter = typeof opts.snapshotter === 'string' ? await openSnapshotter(opts.snapshotter, join(opts.root, 'snapshots')) : opts.snapshotter;
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
+      const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
+      const ownSnapshotter = kind !== 'custom';
+      snapshotter = typeof opts.snapshotter === 'object' ? opts.snapshotter : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
       const pending: CacheEvent[] = [];
       let manager: CacheManager | undefined;
       const s = snapshotter;
@@ -98,6 +101,12 @@ export class CacheManager implements RefHost {
         onOperation: (report) => manager?.events.emitLazy(() => ({ type: 'op', ...report, at: Date.now() })),
         ...(inspect ? { inspect } : {}),
         reconcile: async (table) => {
+          // A read-only opener must not repair anything: the owner may be mid-operation.
+          if (opts.readOnly) {
+            const records = loadRecords(st.all(() => {}), table);
+            if (manager) manager.startup = { records, snapshots: 0, repairs: [] };
+            return;
+          }
           const report = await reconcile(st, s, table, (entry) => pending.push({ type: 'reconcile', ...entry, at: Date.now() }));
           if (manager) manager.startup = report;
         },
@@ -107,14 +116,14 @@ export class CacheManager implements RefHost {
           lock?.release();
         },
       });
-      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096);
+      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096, opts.readOnly);
       await supervisor.start();
       for (const e of pending) manager.events.emit(e);
       if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
       return manager;
     } catch (err) {
       await store?.close().catch(() => {});
-      if (typeof opts.snapshotter === 'string') await snapshotter?.close().catch(() => {});
+      if (typeof opts.snapshotter !== 'object') await snapshotter?.close().catch(() => {});
       lock?.release();
       throw err;
     }
@@ -122,12 +131,14 @@ export class CacheManager implements RefHost {
 
   /** An immutable ref to a record; freezes an idle retained mutable record (BuildKit's rule). */
   async get(id: string): Promise<ImmutableRef> {
+    this.ensureWritable('get');
     await this.supervisor.request<string>({ type: 'GET', id });
     return new ImmutableRef(this, id);
   }
 
   /** A new mutable record on top of `parent` (finalized first when frozen). */
   async new(parent?: ImmutableRef | null, options?: NewOptions): Promise<MutableRef> {
+    this.ensureWritable('new');
     const opts = parseOptions(NewOptionsSchema, options, 'new options');
     if (parent != null && !(parent instanceof ImmutableRef)) throw new CacheError('INVALID', 'new: parent is not an ImmutableRef');
     if (parent?.isReleased) throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
@@ -138,6 +149,7 @@ export class CacheManager implements RefHost {
 
   /** Takes a mutable record back: an idle retained one, or a frozen one no one holds (thaw). */
   async getMutable(id: string): Promise<MutableRef> {
+    this.ensureWritable('getMutable');
     await this.supervisor.request<string>({ type: 'GET_MUTABLE', id });
     return new MutableRef(this, id);
   }
@@ -201,7 +213,7 @@ export class CacheManager implements RefHost {
    * removal in progress. `dryRun` emits the same records and removes none.
    */
   prune(...policies: PruneInfo[]): Observable<PrunedRecord> {
-    this.ensureOpen('prune');
+    this.ensureWritable('prune');
     const valid = validatePolicies(policies.length ? policies : [{}], 'prune policy');
     return prune$(
       { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
@@ -284,6 +296,7 @@ export class CacheManager implements RefHost {
 
   /** Removes one unreferenced record (the building block of prune). */
   remove(id: string, reason = 'removed'): Promise<void> {
+    this.ensureWritable('remove');
     return this.supervisor.request<void>({ type: 'REMOVE', id, reason });
   }
 
@@ -291,7 +304,7 @@ export class CacheManager implements RefHost {
     const meta = this.supervisor.table.meta(id);
     if (meta?.usage && !state.startsWith('mutable')) return meta.usage;
     const usage = await this.snapshotter.usage(contentKey(id, state), signal ? { signal } : {});
-    if (!state.startsWith('mutable') && this.supervisor.table.stateOf(id) === state)
+    if (!this.readOnly && !state.startsWith('mutable') && this.supervisor.table.stateOf(id) === state)
       await this.supervisor.table.updateMeta(id, (m) => ({ ...m, usage }));
     return usage;
   }
@@ -299,6 +312,27 @@ export class CacheManager implements RefHost {
   private ensureOpen(op: string): void {
     if (this.closing || this.supervisor.status === 'closed') throw new CacheError('CLOSED', `${op}: the cache manager is closed`);
   }
+
+  private ensureWritable(op: string): void {
+    this.ensureOpen(op);
+    if (this.readOnly) throw new CacheError('INVALID', `${op}: the cache at ${this.root} is open read-only`);
+  }
+}
+
+const SNAPSHOTTER_SETTING = 'snapshotter';
+
+/** The root keeps the kind it was created with; opening it as another kind would hide every record. */
+async function snapshotterKind(store: MetadataStore, root: string, requested: ResolvedOpenOptions['snapshotter']): Promise<'native' | 'overlay' | 'custom'> {
+  const stored = store.setting(SNAPSHOTTER_SETTING);
+  const wanted = requested === undefined ? undefined : typeof requested === 'string' ? requested : 'custom';
+  if (stored !== undefined && stored !== 'native' && stored !== 'overlay' && stored !== 'custom')
+    throw new CacheError('INVALID', `cache root ${root}: stored snapshotter kind ${JSON.stringify(stored)} is not native, overlay or custom`);
+  if (stored !== undefined && wanted !== undefined && stored !== wanted)
+    throw new CacheError('INVALID', `cache root ${root} was created with the ${stored} snapshotter; it cannot be opened with ${wanted}`);
+  const kind = wanted ?? (stored as 'native' | 'overlay' | 'custom' | undefined) ?? 'native';
+  if (kind === 'custom' && typeof requested !== 'object') throw new CacheError('INVALID', `cache root ${root} uses a custom snapshotter; pass it as the snapshotter option`);
+  if (stored === undefined && !store.readOnly) await store.putSetting(SNAPSHOTTER_SETTING, kind);
+  return kind;
 }
 
 function validatePolicies(policies: readonly PruneInfo[], what: string): PruneInfo[] {

@@ -7,9 +7,8 @@ const isSnapshotter = (v: unknown): v is Snapshotter =>
 
 export const OpenOptionsSchema = z.strictObject({
   root: z.string().min(1, 'is empty'),
-  snapshotter: z
-    .union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')])
-    .default('native'),
+  /** Defaults to the kind the root was created with, or 'native' for a new root. */
+  snapshotter: z.union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')]).optional(),
   /** Opens metadata read-only, takes no lock and writes nothing: for inspecting a root a live process owns. */
   readOnly: z.boolean().default(false),
 });

@@ -37,6 +37,8 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
     repairs.push(entry);
     report(entry);
   };
+  // Half-made or half-removed snapshot directories from a crash go first.
+  await snapshotter.cleanup?.();
   const snapshots = new Map<string, Info>();
   await snapshotter.walk((info) => void snapshots.set(info.name, info));
   const corruptIds = new Set<string>();
@@ -109,15 +111,17 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
   for (const d of doomed) note({ action: d.action, id: d.id, detail: d.detail });
   await store.write([...gone].map((id) => ({ delete: id })));
 
-  const children = new Map<string, number>();
-  for (const meta of records.values())
-    if (!gone.has(meta.id) && meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
-  for (const meta of records.values()) {
-    if (gone.has(meta.id)) continue;
-    const state = dormantStateOf(meta.state);
-    if (state) table.addDormant(meta.id, state, children.get(meta.id) ?? 0);
-  }
+  loadRecords([...records.values()].filter((m) => !gone.has(m.id)), table);
   return { records: records.size - gone.size, snapshots: snapshots.size, repairs };
+}
+
+/** Registers stored records as dormant, with their child counts; `removing` ones are left out. */
+export function loadRecords(records: Iterable<RecordMeta>, table: RecordTable): number {
+  const kept = [...records].filter((m) => m.state !== 'removing');
+  const children = new Map<string, number>();
+  for (const meta of kept) if (meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
+  for (const meta of kept) table.addDormant(meta.id, dormantStateOf(meta.state)!, children.get(meta.id) ?? 0);
+  return kept.length;
 }
 
 /** Removes the selected snapshots leaves first, since a snapshot with children cannot go. */

@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerDu } from './commands/du.js';
 import { registerPrune } from './commands/prune.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerWatch } from './commands/watch.js';
 
 const program = new Command()
   .name('cachekit')
@@ -11,6 +13,8 @@ const program = new Command()
 registerDu(program);
 registerDemo(program);
 registerPrune(program);
+registerInspect(program);
+registerWatch(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -22,6 +22,7 @@ export class MetadataStore {
   private constructor(
     private readonly env: RootDatabase,
     private readonly records: Database<unknown, string>,
+    private readonly settings: Database<unknown, string>,
     readonly readOnly: boolean,
   ) {}
 
@@ -32,7 +33,7 @@ export class MetadataStore {
     const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
     const records = env.openDB<unknown, string>({ name: 'records' });
-    const store = new MetadataStore(env, records, readOnly);
+    const store = new MetadataStore(env, records, meta, readOnly);
     const stored = meta.get(VERSION_KEY);
     if (stored === undefined) {
       if (!readOnly) await meta.put(VERSION_KEY, SCHEMA_VERSION);
@@ -71,6 +72,21 @@ export class MetadataStore {
       if (result.success && result.data.id === key) yield result.data;
       else onCorrupt({ id: String(key), reason: result.success ? `stored id ${result.data.id} differs from its key` : result.error.issues.map(describeIssue).join('; ') });
     }
+  }
+
+  /** A cache-wide setting (such as which snapshotter the root uses), unchecked. */
+  setting(key: string): unknown {
+    return this.settings.get(key);
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    if (this.readOnly) throw new CacheError('INVALID', 'metadata store is open read-only');
+    await this.settings.put(key, value);
+  }
+
+  /** Reads from now on see the latest commit, including other processes' (lmdb-js may keep an older snapshot). */
+  refresh(): void {
+    this.env.resetReadTxn();
   }
 
   count(): number {

@@ -11,7 +11,8 @@ export function registerDu(program: Command): void {
     .option('--format <format>', 'table or json', 'table')
     .action(async (opts: { root: string; verbose?: boolean; format: string }) => {
       if (opts.format !== 'table' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected table or json`);
-      const cm = await openCacheManager({ root: opts.root });
+      // Read-only: du must work while another process owns the root, and must never write to it.
+      const cm = await openCacheManager({ root: opts.root, readOnly: true });
       try {
         const rows = await cm.diskUsage();
         const out = opts.format === 'json' ? JSON.stringify(rows, null, 2) : opts.verbose ? renderUsageVerbose(rows) : renderUsageTable(rows);

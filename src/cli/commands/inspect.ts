@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { firstValueFrom } from 'rxjs';
+import { recordMachine } from '../../../machines/record.machine.js';
+import { openCacheManager, type CacheManager } from '../../cache/manager.js';
+import { drawMachine } from '../../diagram/index.js';
+import { formatSize } from '../units.js';
+import { ownerOf } from '../owner.js';
+
+function parentChain(cm: CacheManager, id: string): string[] {
+  const chain: string[] = [];
+  for (let p = cm.describe(id).parent; p !== undefined; p = cm.describe(p).parent) chain.push(p);
+  return chain;
+}
+
+async function childrenOf(cm: CacheManager, id: string): Promise<string[]> {
+  const first = await firstValueFrom(cm.records$({ filter: (r) => r.parent === id }));
+  return first.type === 'snapshot' ? first.records.map((r) => r.id) : [];
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect [id]')
+    .description('show records per state, or one record drawn on its statechart; safe on a root another process owns')
+    .option('--root <dir>', 'cache root', './.cachekit')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (id: string | undefined, opts: { root: string; format: string }) => {
+      if (opts.format !== 'text' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected text or json`);
+      const cm = await openCacheManager({ root: opts.root, readOnly: true });
+      try {
+        const owner = ownerOf(opts.root);
+        const ownerText = owner ? `process ${owner.pid}${owner.alive ? '' : ' (not running)'}` : 'none';
+        if (id === undefined) {
+          const summary = { root: opts.root, owner: owner ?? null, ...cm.inspect() };
+          if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+          const lines = [`root:    ${opts.root}`, `owner:   ${ownerText}`, `records: ${summary.records}`, '', 'state                count'];
+          for (const [state, count] of Object.entries(summary.states).sort()) lines.push(`${state.padEnd(20)} ${count}`);
+          return void process.stdout.write(`${lines.join('\n')}\n`);
+        }
+        const view = cm.describe(id);
+        const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
+        if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
+        const lines = [
+          drawMachine(recordMachine, { highlight: view.state }).ascii,
+          `record:      ${id}`,
+          `state:       ${view.state}`,
+          `owner:       ${ownerText} (refs and transition history live in the owner: use cachekit serve there)`,
+          `parents:     ${detail.parents.join(' <- ') || '(none)'}`,
+          `children:    ${detail.childIds.join(', ') || '(none)'}`,
+          `size:        ${view.size === undefined ? 'not computed yet' : formatSize(view.size)}`,
+          `description: ${view.metadata.description ?? ''}`,
+          `type:        ${view.metadata.recordType}`,
+          `created:     ${view.metadata.createdAt.toISOString()}`,
+          `last used:   ${view.metadata.lastUsedAt?.toISOString() ?? 'never'} (${view.metadata.usageCount} uses)`,
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      } finally {
+        await cm.close();
+      }
+    });
+}
