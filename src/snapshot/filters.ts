@@ -111,15 +111,17 @@ class FilterScanner {
     return this.src.slice(start, this.pos);
   }
 
-  /** An unquoted value runs to the next comma; surrounding spaces are dropped. */
+  /** An unquoted value runs to the next comma or space; quote it to include those. */
   value(): string {
     this.skipSpace();
     if (this.peek() === '"') return this.quoted();
     const start = this.pos;
-    while (this.pos < this.src.length && this.src[this.pos] !== ',') this.pos++;
-    const raw = this.src.slice(start, this.pos).trim();
-    if (raw.includes('"')) this.fail('unexpected quote inside unquoted value', start + this.src.slice(start).indexOf('"'));
-    return raw;
+    while (this.pos < this.src.length && !/[,\s]/.test(this.src[this.pos]!)) {
+      if (this.src[this.pos] === '"') this.fail('unexpected quote inside unquoted value');
+      this.pos++;
+    }
+    if (this.pos === start) this.fail('expected a value after the operator');
+    return this.src.slice(start, this.pos);
   }
 }
 
