@@ -67,6 +67,21 @@ export function describeRules(factory: SnapshotterFactory): void {
       expect(await names(h.sn)).toEqual([]);
     });
 
+    it('answers NOT_FOUND for unknown keys and refuses mounts of a committed snapshot', async () => {
+      for (const [op, call] of [
+        ['stat', () => h.sn.stat('ghost')],
+        ['usage', () => h.sn.usage('ghost')],
+        ['mounts', () => h.sn.mounts('ghost')],
+        ['remove', () => h.sn.remove('ghost')],
+      ] as const) {
+        await expectCode(call(), 'NOT_FOUND', op, 'ghost');
+      }
+      await committed(h.sn, 'base');
+      await expectCode(h.sn.mounts('base'), 'FAILED_PRECONDITION', 'mounts', 'base');
+      const mounts = await h.sn.prepare('act', 'base');
+      expect(await h.sn.mounts('act')).toEqual(mounts);
+    });
+
     it('reuses keys and names after remove', async () => {
       await committed(h.sn, 'base', undefined, { v: '1' });
       await h.sn.remove('base');
