@@ -220,6 +220,7 @@ export function describeRules(factory: SnapshotterFactory): void {
       'kind==active kind==view',
     ])('refuses the bad filter %j with INVALID_ARGUMENT before calling back', async (bad) => {
       await setup();
+      const before = await listAll(h.sn);
       let calls = 0;
       const err = await expectCode(
         h.sn.walk(() => {
@@ -230,6 +231,7 @@ export function describeRules(factory: SnapshotterFactory): void {
       );
       expect(err.message).toContain('filter');
       expect(calls).toBe(0);
+      expect(await listAll(h.sn)).toEqual(before);
     });
   });
 

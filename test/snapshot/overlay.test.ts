@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +49,27 @@ describe.skipIf(unavailable !== undefined)(`OverlaySnapshotter${unavailable ? ` 
       const du = (flag: string) => Number(execFileSync('du', ['-s', flag, fs(2)], { encoding: 'utf8' }).split('\t')[0]);
       expect(await h.sn.usage('child')).toEqual({ size: du('-B1'), inodes: 2 });
       expect(du('-B1')).toBeLessThan(64 * 1024);
+    });
+
+    it('keeps a hardlink group whole inside a committed layer when one name was moved', async () => {
+      const [base] = await h.sn.prepare('base');
+      await mkdir(join(base!.source, 'a'));
+      await mkdir(join(base!.source, 'b'));
+      await writeFile(join(base!.source, 'a', 'f'), 'linked');
+      await link(join(base!.source, 'a', 'f'), join(base!.source, 'b', 'g'));
+      await h.sn.commit('c1', 'base');
+      await withMount(await h.sn.prepare('mv', 'c1'), async (root) => {
+        await mkdir(join(root, 'c'));
+        await rename(join(root, 'a', 'f'), join(root, 'c', 'f'));
+      });
+      await h.sn.commit('c2', 'mv');
+      // Layer 2 (id 2) holds both names of the group, as one inode.
+      const moved = await stat(join(fs(2), 'c', 'f'));
+      const other = await stat(join(fs(2), 'b', 'g'));
+      expect(other.ino).toBe(moved.ino);
+      await withMount(await h.sn.view('v', 'c2'), async (root) => {
+        expect((await stat(join(root, 'c', 'f'))).ino).toBe((await stat(join(root, 'b', 'g'))).ino);
+      });
     });
 
     it('mounts a 128-layer chain whose lowerdir option is longer than a page', async () => {
