@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from './filters.js';
@@ -9,6 +9,9 @@ import { normalizeLabels, validateKey } from './validate.js';
 
 /** Field names a snapshot walk filter may use. */
 export const SNAPSHOT_FILTER_FIELDS = ['kind', 'name', 'parent', 'labels.*'] as const;
+
+/** Roots open in this process, by real path. */
+const openRoots = new Map<string, MetadataStore>();
 
 /** What each implementation supplies: its on-disk layout, mounts and usage. */
 export interface SnapshotDriver {
@@ -59,9 +62,17 @@ export class SnapshotterCore implements Snapshotter {
     this.nextId = store.lastId() + 1;
   }
 
+  /**
+   * Opens the root's metadata. Ids are allocated in memory, so a root may be
+   * open only once at a time in this process; a second open is refused.
+   */
   protected static async openStore(root: string): Promise<MetadataStore> {
     await mkdir(join(root, 'snapshots'), { recursive: true });
-    return MetadataStore.open(join(root, 'metadata.lmdb'));
+    const real = await realpath(root);
+    if (openRoots.has(real)) throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
+    const store = MetadataStore.open(join(root, 'metadata.lmdb'));
+    openRoots.set(real, store);
+    return store;
   }
 
   dirOf(id: number): string {
@@ -270,5 +281,6 @@ export class SnapshotterCore implements Snapshotter {
     this.closed = true;
     await Promise.allSettled([...this.pending]);
     await this.store.close();
+    for (const [path, store] of openRoots) if (store === this.store) openRoots.delete(path);
   }
 }

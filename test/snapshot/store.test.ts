@@ -53,3 +53,14 @@ it('never reuses an id, even after the newest snapshot is removed and the store 
   expect(b!.source).not.toBe(a!.source);
   await sn.close();
 });
+
+it('refuses a second open of a root that is still open, and allows it after close', async () => {
+  const sn = await NativeSnapshotter.open(root);
+  const err = await NativeSnapshotter.open(root).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SnapshotError);
+  expect((err as SnapshotError).code).toBe('FAILED_PRECONDITION');
+  expect((err as SnapshotError).message).toMatch(/already open/);
+  await sn.close();
+  const again = await NativeSnapshotter.open(root);
+  await again.close();
+});
