@@ -131,6 +131,8 @@ export class SnapshotterCore implements Snapshotter {
           await rename(tmp, this.dirOf(id));
         } catch (err) {
           await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+          // The parent may have been removed (or the key taken) while copying: report that instead.
+          this.checkCreate(op, key, parentName);
           throw new SnapshotError('FAILED_PRECONDITION', op, key, `creating snapshot storage failed: ${(err as Error).message}`, { cause: err });
         }
         const now = Date.now();
@@ -197,7 +199,11 @@ export class SnapshotterCore implements Snapshotter {
         return rec;
       };
       const rec = check();
-      await this.driver.beforeCommit?.(rec, this.store.chain(rec));
+      try {
+        await this.driver.beforeCommit?.(rec, this.store.chain(rec));
+      } catch (err) {
+        throw new SnapshotError('FAILED_PRECONDITION', 'commit', key, `preparing the layer for commit failed (is it still mounted?): ${(err as Error).message}`, { cause: err });
+      }
       const usage = await this.driver.usage(rec, {});
       await this.store.write((tx) => {
         const current = check();
