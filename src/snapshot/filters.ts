@@ -53,6 +53,11 @@ export class FilterSyntaxError extends Error {
   }
 }
 
+/** Quotes a value or field-path segment so it parses back to exactly `s` (JSON string syntax). */
+export function quoteFilterValue(s: string): string {
+  return JSON.stringify(s);
+}
+
 export function isFilterSyntaxError(err: unknown): err is FilterSyntaxError {
   return err instanceof FilterSyntaxError;
 }
@@ -92,7 +97,7 @@ class FilterScanner {
         continue;
       }
       const e = this.src[this.pos++];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', t: '\t', r: '\r' };
+      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
       if (e !== undefined && simple[e] !== undefined) out += simple[e];
       else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(this.peek(4))) {
         out += String.fromCharCode(parseInt(this.peek(4), 16));

@@ -8,6 +8,7 @@ export {
   matchFilter,
   FilterSyntaxError,
   isFilterSyntaxError,
+  quoteFilterValue,
   type FilterExpr,
   type FilterConjunction,
   type FilterSelector,

@@ -105,6 +105,19 @@ export function describeRules(factory: SnapshotterFactory): void {
       expect(onDisk.every((e) => /^\d+$/.test(e))).toBe(true);
     });
 
+    it('never leaves a child whose parent was removed concurrently', async () => {
+      await committed(h.sn, 'base');
+      const [removed, prepared] = await Promise.allSettled([h.sn.remove('base'), h.sn.prepare('child', 'base')]);
+      if (removed.status === 'fulfilled') {
+        expect(prepared.status).toBe('rejected');
+        expect((prepared as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' });
+        expect(await names(h.sn)).toEqual([]);
+      } else {
+        expect(removed.reason).toMatchObject({ code: 'FAILED_PRECONDITION' });
+        expect(await h.sn.stat('child')).toMatchObject({ parent: 'base' });
+      }
+    });
+
     it('serializes concurrent prepares of one key: exactly one wins', async () => {
       const results = await Promise.allSettled([h.sn.prepare('same'), h.sn.prepare('same'), h.sn.prepare('same')]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../../src/snapshot/filters.js';
+import { FilterSyntaxError, matchFilter, parseFilters, quoteFilterValue, type FieldLookup } from '../../src/snapshot/filters.js';
 
 /** A cache-record shaped object, as the disk-usage filters will see it. */
 interface Record_ {
@@ -93,5 +94,16 @@ describe('generic filters', () => {
     expect(() => parseFilters(['anything.at.all==1'])).not.toThrow();
     expect(() => parseFilters(['labels.x==1'], { allowedFields: ['labels.*'] })).not.toThrow();
     expect(() => parseFilters(['labels.x.y==1'], { allowedFields: ['labels.*'] })).toThrow(FilterSyntaxError);
+  });
+
+  it('matches any quoted label key and value exactly (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.string(), fc.string(), (key, value, other) => {
+        const expr = parseFilters([`labels.${quoteFilterValue(key)}==${quoteFilterValue(value)}`]);
+        const lookup = (labels: Record<string, string>): FieldLookup => (p) => (p.length === 2 && p[0] === 'labels' ? labels[p[1]!] : undefined);
+        expect(matchFilter(expr, lookup({ [key]: value }))).toBe(true);
+        expect(matchFilter(expr, lookup({ [key]: other }))).toBe(other === value);
+      }),
+    );
   });
 });
