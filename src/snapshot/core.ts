@@ -255,7 +255,9 @@ export class SnapshotterCore implements Snapshotter {
   }
 
   walk(fn: WalkFn, ...filters: string[]): Promise<void> {
-    return this.run('walk', undefined, async () => {
+    // Matches are read up front, so the callback may call stat, remove or even close freely;
+    // only the read is tracked, so close() from a callback does not wait for the walk itself.
+    const matches = this.run('walk', undefined, async () => {
       let expr;
       try {
         expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
@@ -263,11 +265,13 @@ export class SnapshotterCore implements Snapshotter {
         if (isFilterSyntaxError(err)) throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
         throw err;
       }
-      // Records are read up front so the callback may call stat (or anything else) freely.
-      for (const rec of this.store.all()) {
-        const info = this.store.toInfo(rec);
-        if (matchFilter(expr, infoLookup(info))) await fn(info);
-      }
+      return this.store
+        .all()
+        .map((rec) => this.store.toInfo(rec))
+        .filter((info) => matchFilter(expr, infoLookup(info)));
+    });
+    return matches.then(async (infos) => {
+      for (const info of infos) await fn(info);
     });
   }
 

@@ -323,6 +323,18 @@ export function describeRules(factory: SnapshotterFactory): void {
       expect(await names(h.sn)).toEqual(['base']);
     });
 
+    it('can be closed from inside a walk callback', async () => {
+      await committed(h.sn, 'a');
+      await committed(h.sn, 'b');
+      const seen: string[] = [];
+      await h.sn.walk(async (info) => {
+        seen.push(info.name);
+        if (seen.length === 1) await h.sn.close();
+        else await expectCode(h.sn.stat(info.name), 'CLOSED', 'stat');
+      });
+      expect(seen.sort()).toEqual(['a', 'b']);
+    });
+
     it('deletes half-made and half-removed leftovers but keeps live snapshots', async () => {
       await committed(h.sn, 'base');
       await h.sn.prepare('act', 'base');
