@@ -140,7 +140,9 @@ export class SnapshotterCore implements Snapshotter {
         if (parentRec) rec.parentId = parentRec.id;
         try {
           await this.store.write((tx) => {
-            this.checkCreate(op, key, parentName);
+            const current = this.checkCreate(op, key, parentName);
+            // Same name but another id: the parent was removed and recreated while we copied it.
+            if (current?.id !== parentRec?.id) throw new SnapshotError('NOT_FOUND', op, key, `parent ${JSON.stringify(parentName)} was removed while the snapshot was created`);
             tx.put(rec);
           });
         } catch (err) {
@@ -207,6 +209,7 @@ export class SnapshotterCore implements Snapshotter {
       const usage = await this.driver.usage(rec, {});
       await this.store.write((tx) => {
         const current = check();
+        if (current.id !== rec.id) throw new SnapshotError('NOT_FOUND', 'commit', key, 'the active snapshot was removed while it was being committed');
         const now = Date.now();
         tx.put({ ...current, name, kind: 'committed', labels, created: now, updated: now, usage });
       });
