@@ -1,6 +1,4 @@
 // Snapshots: containerd's contract and its implementations.
-export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './snapshot/types.js';
-export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './snapshot/errors.js';
 export * from './snapshot/index.js';
 
 // The cache manager.

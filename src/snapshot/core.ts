@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from './filters.js';
@@ -9,6 +9,9 @@ import { normalizeLabels, validateKey } from './validate.js';
 
 /** Field names a snapshot walk filter may use. */
 export const SNAPSHOT_FILTER_FIELDS = ['kind', 'name', 'parent', 'labels.*'] as const;
+
+/** Roots open in this process, by real path. */
+const openRoots = new Map<string, MetadataStore>();
 
 /** What each implementation supplies: its on-disk layout, mounts and usage. */
 export interface SnapshotDriver {
@@ -59,9 +62,17 @@ export class SnapshotterCore implements Snapshotter {
     this.nextId = store.lastId() + 1;
   }
 
+  /**
+   * Opens the root's metadata. Ids are allocated in memory, so a root may be
+   * open only once at a time in this process; a second open is refused.
+   */
   protected static async openStore(root: string): Promise<MetadataStore> {
     await mkdir(join(root, 'snapshots'), { recursive: true });
-    return MetadataStore.open(join(root, 'metadata.lmdb'));
+    const real = await realpath(root);
+    if (openRoots.has(real)) throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
+    const store = MetadataStore.open(join(root, 'metadata.lmdb'));
+    openRoots.set(real, store);
+    return store;
   }
 
   dirOf(id: number): string {
@@ -120,6 +131,8 @@ export class SnapshotterCore implements Snapshotter {
           await rename(tmp, this.dirOf(id));
         } catch (err) {
           await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+          // The parent may have been removed (or the key taken) while copying: report that instead.
+          this.checkCreate(op, key, parentName);
           throw new SnapshotError('FAILED_PRECONDITION', op, key, `creating snapshot storage failed: ${(err as Error).message}`, { cause: err });
         }
         const now = Date.now();
@@ -127,7 +140,9 @@ export class SnapshotterCore implements Snapshotter {
         if (parentRec) rec.parentId = parentRec.id;
         try {
           await this.store.write((tx) => {
-            this.checkCreate(op, key, parentName);
+            const current = this.checkCreate(op, key, parentName);
+            // Same name but another id: the parent was removed and recreated while we copied it.
+            if (current?.id !== parentRec?.id) throw new SnapshotError('NOT_FOUND', op, key, `parent ${JSON.stringify(parentName)} was removed while the snapshot was created`);
             tx.put(rec);
           });
         } catch (err) {
@@ -186,10 +201,15 @@ export class SnapshotterCore implements Snapshotter {
         return rec;
       };
       const rec = check();
-      await this.driver.beforeCommit?.(rec, this.store.chain(rec));
+      try {
+        await this.driver.beforeCommit?.(rec, this.store.chain(rec));
+      } catch (err) {
+        throw new SnapshotError('FAILED_PRECONDITION', 'commit', key, `preparing the layer for commit failed (is it still mounted?): ${(err as Error).message}`, { cause: err });
+      }
       const usage = await this.driver.usage(rec, {});
       await this.store.write((tx) => {
         const current = check();
+        if (current.id !== rec.id) throw new SnapshotError('NOT_FOUND', 'commit', key, 'the active snapshot was removed while it was being committed');
         const now = Date.now();
         tx.put({ ...current, name, kind: 'committed', labels, created: now, updated: now, usage });
       });
@@ -238,7 +258,9 @@ export class SnapshotterCore implements Snapshotter {
   }
 
   walk(fn: WalkFn, ...filters: string[]): Promise<void> {
-    return this.run('walk', undefined, async () => {
+    // Matches are read up front, so the callback may call stat, remove or even close freely;
+    // only the read is tracked, so close() from a callback does not wait for the walk itself.
+    const matches = this.run('walk', undefined, async () => {
       let expr;
       try {
         expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
@@ -246,11 +268,13 @@ export class SnapshotterCore implements Snapshotter {
         if (isFilterSyntaxError(err)) throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
         throw err;
       }
-      // Records are read up front so the callback may call stat (or anything else) freely.
-      for (const rec of this.store.all()) {
-        const info = this.store.toInfo(rec);
-        if (matchFilter(expr, infoLookup(info))) await fn(info);
-      }
+      return this.store
+        .all()
+        .map((rec) => this.store.toInfo(rec))
+        .filter((info) => matchFilter(expr, infoLookup(info)));
+    });
+    return matches.then(async (infos) => {
+      for (const info of infos) await fn(info);
     });
   }
 
@@ -270,5 +294,6 @@ export class SnapshotterCore implements Snapshotter {
     this.closed = true;
     await Promise.allSettled([...this.pending]);
     await this.store.close();
+    for (const [path, store] of openRoots) if (store === this.store) openRoots.delete(path);
   }
 }

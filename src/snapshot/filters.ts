@@ -53,6 +53,11 @@ export class FilterSyntaxError extends Error {
   }
 }
 
+/** Quotes a value or field-path segment so it parses back to exactly `s` (JSON string syntax). */
+export function quoteFilterValue(s: string): string {
+  return JSON.stringify(s);
+}
+
 export function isFilterSyntaxError(err: unknown): err is FilterSyntaxError {
   return err instanceof FilterSyntaxError;
 }
@@ -92,7 +97,7 @@ class FilterScanner {
         continue;
       }
       const e = this.src[this.pos++];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', t: '\t', r: '\r' };
+      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
       if (e !== undefined && simple[e] !== undefined) out += simple[e];
       else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(this.peek(4))) {
         out += String.fromCharCode(parseInt(this.peek(4), 16));
@@ -123,15 +128,17 @@ class FilterScanner {
     return this.src.slice(start + 1, end);
   }
 
-  /** An unquoted value runs to the next comma; surrounding spaces are dropped. */
+  /** An unquoted value runs to the next comma or space; quote it to include those. */
   value(): string {
     this.skipSpace();
     if (this.peek() === '"') return this.quoted();
     const start = this.pos;
-    while (this.pos < this.src.length && this.src[this.pos] !== ',') this.pos++;
-    const raw = this.src.slice(start, this.pos).trim();
-    if (raw.includes('"')) this.fail('unexpected quote inside unquoted value', start + this.src.slice(start).indexOf('"'));
-    return raw;
+    while (this.pos < this.src.length && !/[,\s]/.test(this.src[this.pos]!)) {
+      if (this.src[this.pos] === '"') this.fail('unexpected quote inside unquoted value');
+      this.pos++;
+    }
+    if (this.pos === start) this.fail('expected a value after the operator');
+    return this.src.slice(start, this.pos);
   }
 }
 

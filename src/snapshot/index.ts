@@ -1,13 +1,14 @@
 export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './types.js';
 export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './errors.js';
-export { NativeSnapshotter, copyTree } from './native.js';
-export { OverlaySnapshotter, probeOverlay } from './overlay.js';
+export { NativeSnapshotter, copyTree } from './native/native-snapshotter.js';
+export { OverlaySnapshotter, probeOverlay } from './overlay/overlay-snapshotter.js';
 export { mountAll, unmount, withMount, compactOverlayOptions, MountError } from './mount.js';
 export {
   parseFilters,
   matchFilter,
   FilterSyntaxError,
   isFilterSyntaxError,
+  quoteFilterValue,
   type FilterExpr,
   type FilterConjunction,
   type FilterSelector,

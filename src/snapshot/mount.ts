@@ -88,9 +88,17 @@ export async function mountAll(mounts: readonly Mount[], target: string): Promis
   }
 }
 
-/** Unmounts target (recursively, for rbind mounts). */
+/**
+ * Unmounts target. A plain umount is tried first because `umount -R` reads the
+ * whole mount table and is several times slower; it is the fallback for an
+ * rbind mount that carried submounts along.
+ */
 export async function unmount(target: string): Promise<void> {
-  await run('umount', ['-R', target], target);
+  try {
+    await run('umount', [target], target);
+  } catch {
+    await run('umount', ['-R', target], target);
+  }
 }
 
 /** Mounts on a fresh temporary directory, runs fn there, then unmounts and removes it. */

@@ -63,7 +63,6 @@ describe('candidates', () => {
     expect(ids(records, { filter: ['type==exec.cachemount,description~=^context'] })).toEqual([]);
     expect(ids(records, { filter: ['type!=regular,description~=/^con/'] })).toEqual(['local']);
     expect(ids(records, { filter: ['description=="RUN apt-get"'] })).toEqual(['layer']);
-    expect(ids(records, { filter: ['description==RUN apt-get'] })).toEqual(['layer']);
     expect(ids(records, { filter: ['description~=|apt|'] })).toEqual(['layer']);
     const plan = planPrune(records, { filter: ['type==source.local'] }, NOW);
     expect(plan).toEqual([{ id: 'local', size: 1000, rule: 'filter', reason: 'filter: matches "type==source.local"' }]);

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { treeUsage } from '../size/tree-usage.js';
-import { SnapshotterCore, type SnapshotDriver } from './core.js';
-import type { SnapshotRecord } from './store.js';
-import type { Mount, Usage, UsageOptions } from './types.js';
+import { treeUsage } from '../../size/tree-usage.js';
+import { SnapshotterCore, type SnapshotDriver } from '../core.js';
+import type { SnapshotRecord } from '../store.js';
+import type { Mount, Usage, UsageOptions } from '../types.js';
 
 const execFileAsync = promisify(execFile);
 

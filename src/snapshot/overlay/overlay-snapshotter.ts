@@ -1,11 +1,11 @@
 import { chmod, lchown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { treeUsage } from '../size/tree-usage.js';
-import { SnapshotterCore, type SnapshotDriver } from './core.js';
-import { SnapshotError } from './errors.js';
-import { mountAll, unmount, withMount } from './mount.js';
-import type { SnapshotRecord } from './store.js';
-import type { Mount } from './types.js';
+import { treeUsage } from '../../size/tree-usage.js';
+import { SnapshotterCore, type SnapshotDriver } from '../core.js';
+import { SnapshotError } from '../errors.js';
+import { mountAll, unmount, withMount } from '../mount.js';
+import type { SnapshotRecord } from '../store.js';
+import type { Mount } from '../types.js';
 
 /**
  * `index=on` keeps a hardlink group together when one of its names is copied
