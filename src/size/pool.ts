@@ -1,0 +1,249 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import type { Usage } from '../snapshot/types.js';
+import { ControlBlock, type WalkProbe } from './control-block.js';
+import { SizeError, fromWalkFailure } from './errors.js';
+import type { WalkReply, WalkRequest } from './walk-protocol.js';
+import { startWorker } from './worker-script.js';
+
+export interface SizePoolOptions {
+  /** Worker threads, each walking one tree at a time. Default: available parallelism. */
+  size?: number;
+  /**
+   * How long an aborted walk may take to acknowledge before its worker is
+   * terminated and replaced (a single filesystem call can hang, e.g. on a dead
+   * network mount). Default 50 ms.
+   */
+  abortGraceMs?: number;
+}
+
+export interface SizeJobOptions {
+  signal?: AbortSignal;
+  /** Debug/benchmark hook observing the walk's filesystem calls. */
+  probe?: WalkProbe;
+}
+
+export interface SizePoolStats {
+  size: number;
+  workers: number;
+  busy: number;
+  queued: number;
+  /** Walks handed to a worker since the pool was created. */
+  started: number;
+}
+
+interface Job {
+  id: number;
+  path: string;
+  control: ControlBlock;
+  resolve: (usage: Usage) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  graceTimer: NodeJS.Timeout | undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  job: Job | undefined;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SizeError('INVALID_OPTION', `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Rejects paths a walk cannot meaningfully start from; the message names the path and the reason. */
+export function assertWalkablePath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new SizeError('INVALID_PATH', `path to size must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
+  if (path.includes('\0')) throw new SizeError('INVALID_PATH', `path to size ${JSON.stringify(path)} contains a NUL byte`);
+  if (!isAbsolute(path)) throw new SizeError('INVALID_PATH', `path to size ${JSON.stringify(path)} is not absolute`);
+}
+
+/**
+ * A bounded set of worker threads that size trees. The calling thread only
+ * posts messages and never blocks; aborting a job flips a shared flag that the
+ * walker polls before each filesystem call.
+ */
+export class SizeWorkerPool {
+  readonly size: number;
+  private readonly abortGraceMs: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private started = 0;
+  private closed = false;
+
+  constructor(options: SizePoolOptions = {}) {
+    this.size = positiveInteger(options.size, availableParallelism(), 'size pool size');
+    if (options.abortGraceMs !== undefined && !(options.abortGraceMs >= 0 && Number.isFinite(options.abortGraceMs))) {
+      throw new SizeError('INVALID_OPTION', `abortGraceMs must be a finite number >= 0, got ${String(options.abortGraceMs)}`);
+    }
+    this.abortGraceMs = options.abortGraceMs ?? 50;
+  }
+
+  /** Sizes the tree at `path` (du -s -B1 / --inodes semantics). Rejects with the signal's reason on abort. */
+  run(path: string, options: SizeJobOptions = {}): Promise<Usage> {
+    try {
+      assertWalkablePath(path);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.closed) return Promise.reject(new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(path)}: the size pool is closed`));
+    const { signal, probe } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Usage>((resolve, reject) => {
+      const job: Job = {
+        id: this.nextId++,
+        path,
+        control: probe?.control ?? new ControlBlock(),
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.abortJob(job),
+        graceTimer: undefined,
+      };
+      signal?.addEventListener('abort', job.onAbort, { once: true });
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  stats(): SizePoolStats {
+    return {
+      size: this.size,
+      workers: this.slots.length,
+      busy: this.slots.filter((s) => s.job !== undefined).length,
+      queued: this.queue.length,
+      started: this.started,
+    };
+  }
+
+  /** Starts every worker now and waits until each has loaded, so first walks pay no start-up cost. */
+  async warm(): Promise<void> {
+    while (!this.closed && this.slots.length < this.size) this.spawn();
+    const slots = [...this.slots];
+    // An unref'd worker would let the process exit while we wait for it.
+    for (const s of slots) s.worker.ref();
+    await Promise.all(slots.map((s) => s.ready));
+    for (const s of slots) if (s.job === undefined) s.worker.unref();
+  }
+
+  /** Terminates every worker; queued and running jobs reject with POOL_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = () => new SizeError('POOL_CLOSED', 'the size pool was closed while the walk was pending');
+    for (const job of this.queue.splice(0)) this.settle(job, () => job.reject(error()));
+    const slots = this.slots.splice(0);
+    for (const slot of slots) {
+      const job = slot.job;
+      if (job !== undefined) {
+        job.control.requestAbort();
+        this.settle(job, () => job.reject(error()));
+      }
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const worker = startWorker(import.meta.url, 'walk-worker');
+    worker.unref();
+    let markReady: () => void = () => {};
+    const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)), job: undefined };
+    worker.on('message', (reply: WalkReply) => {
+      if (reply.kind === 'ready') return markReady();
+      this.onReply(slot, reply);
+    });
+    worker.on('error', (err) => this.onWorkerGone(slot, err));
+    worker.on('exit', (code) => this.onWorkerGone(slot, new Error(`worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private dispatch(): void {
+    while (!this.closed && this.queue.length > 0) {
+      let slot = this.slots.find((s) => s.job === undefined);
+      if (slot === undefined) {
+        if (this.slots.length >= this.size) return;
+        slot = this.spawn();
+      }
+      const job = this.queue.shift()!;
+      slot.job = job;
+      this.started += 1;
+      slot.worker.ref();
+      slot.worker.postMessage({ id: job.id, path: job.path, control: job.control.buffer } satisfies WalkRequest);
+    }
+  }
+
+  private abortJob(job: Job): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.settle(job, () => job.reject(job.signal?.reason));
+      return;
+    }
+    const slot = this.slots.find((s) => s.job === job);
+    if (slot === undefined) return;
+    job.control.requestAbort();
+    // The walker acknowledges within one filesystem call; if that call hangs, replace the worker.
+    job.graceTimer = setTimeout(() => {
+      if (slot.job !== job) return;
+      this.retire(slot);
+      void slot.worker.terminate();
+      this.settle(job, () => job.reject(job.signal?.reason));
+      this.dispatch();
+    }, this.abortGraceMs);
+  }
+
+  private onReply(slot: Slot, reply: Exclude<WalkReply, { kind: 'ready' }>): void {
+    const job = slot.job;
+    if (job === undefined || job.id !== reply.id) return;
+    slot.job = undefined;
+    slot.worker.unref();
+    if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.usage));
+    else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.path)));
+    else this.settle(job, () => job.reject(job.signal?.reason));
+    this.dispatch();
+  }
+
+  private onWorkerGone(slot: Slot, cause: unknown): void {
+    if (!this.retire(slot)) return;
+    const job = slot.job;
+    slot.job = undefined;
+    if (job !== undefined) {
+      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(job.path)} died`, { cause });
+      this.settle(job, () => job.reject(error));
+    }
+    this.dispatch();
+  }
+
+  /** Removes a slot from the pool; false if it was already gone. */
+  private retire(slot: Slot): boolean {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return false;
+    this.slots.splice(index, 1);
+    return true;
+  }
+
+  private settle(job: Job, finish: () => void): void {
+    job.signal?.removeEventListener('abort', job.onAbort);
+    if (job.graceTimer !== undefined) clearTimeout(job.graceTimer);
+    finish();
+  }
+}
+
+let shared: SizeWorkerPool | undefined;
+
+/** The process-wide pool used when callers do not bring their own (workers are unref'd while idle). */
+export function defaultSizePool(): SizeWorkerPool {
+  shared ??= new SizeWorkerPool();
+  return shared;
+}
