@@ -1,5 +1,11 @@
 /** Why a sizing request was refused or could not run. */
-export type SizeErrorCode = 'INVALID_PATH' | 'INVALID_KEY' | 'INVALID_OPTION' | 'POOL_CLOSED' | 'WORKER_FAILED';
+export type SizeErrorCode =
+  | 'INVALID_PATH'
+  | 'INVALID_KEY'
+  | 'INVALID_OPTION'
+  | 'POOL_CLOSED'
+  | 'WORKER_FAILED'
+  | 'ITEM_FAILED';
 
 /** Bad input or a broken pool; the message names the offending thing and the reason. */
 export class SizeError extends Error {
@@ -10,6 +16,18 @@ export class SizeError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** In strict batch sizing, the failure of one item; `cause` is the underlying error. */
+export class SizeItemError extends SizeError {
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super('ITEM_FAILED', `sizing item ${JSON.stringify(key)} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
