@@ -123,6 +123,11 @@ export class SizeService {
     return { walksStarted: this.walksStarted, active: gate.active, waiting: gate.waiting, inFlight: this.inFlight.size };
   }
 
+  /** Instrumentation: the probe of the walk currently running for `key`, if any. */
+  probeOf(key: string): WalkProbe | undefined {
+    return this.inFlight.get(key)?.probe;
+  }
+
   /** Usage of one keyed tree; joins a walk already in flight for `key`. Bad key or path errors on subscribe. */
   size$(key: string, path: PathSource): Observable<Usage> {
     return defer(() => {
