@@ -24,12 +24,12 @@ export function workerScript(callerUrl: string, stem: string): WorkerScript {
  * own entry module there, so for .ts the worker starts from a tiny bootstrap that
  * registers tsx's ESM hooks in the worker thread and then imports the module.
  */
-export function startWorker(callerUrl: string, stem: string): Worker {
+export function startWorker(callerUrl: string, stem: string, options: { workerData?: unknown } = {}): Worker {
   const script = workerScript(callerUrl, stem);
-  if (script.mode === 'direct') return new Worker(script.url);
+  if (script.mode === 'direct') return new Worker(script.url, options);
   // Resolved by hand: under some runners `require.resolve('tsx/esm/api')` picks the CJS build.
   const tsxRoot = pathToFileURL(createRequire(callerUrl).resolve('tsx/package.json'));
   const api = new URL('dist/esm/api/index.mjs', tsxRoot).href;
   const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script.url.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { ...options, eval: true });
 }

@@ -7,15 +7,24 @@ import { SizeWorkerPool } from '../../src/size/pool.js';
 import { duUsage, sparseFile, tempDir } from './fixtures.js';
 
 const tmp = tempDir('walk-du');
-const pool = new SizeWorkerPool({ size: 2 });
+const pools = { fast: new SizeWorkerPool({ size: 2 }), portable: new SizeWorkerPool({ size: 2, fastStat: false }) };
 afterAll(async () => {
-  await pool.close();
+  await Promise.all(Object.values(pools).map((p) => p.close()));
   tmp.remove();
 });
 
-describe('walker equals GNU du -s -B1 / --inodes', () => {
+it('uses the fast lstat source only where it validated, and the portable one when told', async () => {
+  await Promise.all(Object.values(pools).map((p) => p.warm()));
+  expect(pools.portable.stats().fastStatWorkers).toBe(0);
+  const fast = pools.fast.stats().fastStatWorkers;
+  if (fast === 0) console.warn('fast lstat source unavailable on this Node; workers fell back to fs.lstatSync');
+  expect([0, 2]).toContain(fast);
+});
+
+describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s -B1 / --inodes', (source) => {
+  const pool = pools[source];
   it('on a tree with cross-directory hardlinks, symlinks, sparse files, a fifo, nested and empty dirs', async () => {
-    const root = join(tmp.path, 'mixed');
+    const root = join(tmp.path, `mixed-${source}`);
     mkdirSync(join(root, 'a/b/c/d'), { recursive: true });
     mkdirSync(join(root, 'empty'));
     mkdirSync(join(root, 'other'));
@@ -34,17 +43,17 @@ describe('walker equals GNU du -s -B1 / --inodes', () => {
   });
 
   it('on a single regular file, a symlink root (not followed) and an empty directory', async () => {
-    const file = join(tmp.path, 'lonely');
+    const file = join(tmp.path, `lonely-${source}`);
     writeFileSync(file, 'q'.repeat(9000));
-    symlinkSync(file, join(tmp.path, 'lonely-link'));
-    mkdirSync(join(tmp.path, 'bare'));
+    symlinkSync(file, `${file}-link`);
+    mkdirSync(`${file}-bare`);
     expect(await pool.run(file)).toEqual(duUsage(file));
-    expect(await pool.run(join(tmp.path, 'lonely-link'))).toEqual(duUsage(join(tmp.path, 'lonely-link')));
-    expect(await pool.run(join(tmp.path, 'bare'))).toEqual(duUsage(join(tmp.path, 'bare')));
+    expect(await pool.run(`${file}-link`)).toEqual(duUsage(`${file}-link`));
+    expect(await pool.run(`${file}-bare`)).toEqual(duUsage(`${file}-bare`));
   });
 
   it('on names that are not valid UTF-8, and with a trailing slash on the root', async () => {
-    const root = join(tmp.path, 'latin1');
+    const root = join(tmp.path, `latin1-${source}`);
     mkdirSync(root);
     const odd = Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]);
     mkdirSync(odd);
@@ -72,7 +81,7 @@ describe('walker equals GNU du -s -B1 / --inodes', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(tree, { maxLength: 6 }), async (children) => {
-        const root = join(tmp.path, `prop-${run++}`);
+        const root = join(tmp.path, `prop-${source}-${run++}`);
         mkdirSync(root);
         const files: string[] = [];
         let n = 0;
