@@ -169,7 +169,13 @@ export class SizeWorkerPool {
     const worker = startWorker(import.meta.url, 'walk-worker', { workerData });
     worker.unref();
     let markReady: () => void = () => {};
-    const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)), fastStat: false, job: undefined };
+    let failStart: (error: unknown) => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failStart = reject;
+    });
+    ready.catch(() => {}); // observed through warm() or the job's own rejection
+    const slot: Slot = { worker, ready, fastStat: false, job: undefined };
     worker.on('message', (reply: WalkReply) => {
       if (reply.kind === 'ready') {
         slot.fastStat = reply.fastStat;
@@ -177,8 +183,12 @@ export class SizeWorkerPool {
       }
       this.onReply(slot, reply);
     });
-    worker.on('error', (err) => this.onWorkerGone(slot, err));
-    worker.on('exit', (code) => this.onWorkerGone(slot, new Error(`worker exited with code ${code}`)));
+    const gone = (cause: unknown): void => {
+      failStart(new SizeError('WORKER_FAILED', `a size worker failed to start or died: ${String(cause)}`, { cause }));
+      this.onWorkerGone(slot, cause);
+    };
+    worker.on('error', gone);
+    worker.on('exit', (code) => gone(new Error(`worker exited with code ${code}`)));
     this.slots.push(slot);
     return slot;
   }

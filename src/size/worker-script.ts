@@ -26,7 +26,9 @@ export function workerScript(callerUrl: string, stem: string): WorkerScript {
  */
 export function startWorker(callerUrl: string, stem: string, options: { workerData?: unknown } = {}): Worker {
   const script = workerScript(callerUrl, stem);
-  if (script.mode === 'direct') return new Worker(script.url, options);
+  // Flags that only make sense for the main entry (e.g. `node --input-type=module -e`) break worker start-up.
+  const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+  if (script.mode === 'direct') return new Worker(script.url, { ...options, execArgv });
   // Resolved by hand: under some runners `require.resolve('tsx/esm/api')` picks the CJS build.
   const tsxRoot = pathToFileURL(createRequire(callerUrl).resolve('tsx/package.json'));
   const api = new URL('dist/esm/api/index.mjs', tsxRoot).href;
