@@ -21,6 +21,11 @@ export interface SizePoolOptions {
    * at start-up, with fallback) to cut per-entry CPU. Default true.
    */
   fastStat?: boolean;
+  /**
+   * Jobs posted to one worker at a time: the running walk plus ones waiting
+   * behind it inside the worker. Default 2. Each worker still walks one tree at a time.
+   */
+  pipelineDepth?: number;
 }
 
 export interface SizeJobOptions {
@@ -34,9 +39,11 @@ export interface SizePoolStats {
   workers: number;
   /** Workers that loaded and use the fast lstat source. */
   fastStatWorkers: number;
+  /** Workers with at least one job. */
   busy: number;
+  /** Jobs waiting in the pool, not yet posted to a worker. */
   queued: number;
-  /** Walks handed to a worker since the pool was created. */
+  /** Jobs posted to a worker since the pool was created. */
   started: number;
 }
 
@@ -49,13 +56,15 @@ interface Job {
   signal: AbortSignal | undefined;
   onAbort: () => void;
   graceTimer: NodeJS.Timeout | undefined;
+  settled: boolean;
 }
 
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
   fastStat: boolean;
-  job: Job | undefined;
+  /** Jobs posted to this worker, in the order it runs them; the first is running. */
+  jobs: Job[];
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
@@ -84,6 +93,7 @@ export class SizeWorkerPool {
   readonly size: number;
   private readonly abortGraceMs: number;
   private readonly fastStat: boolean;
+  readonly pipelineDepth: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
@@ -97,6 +107,7 @@ export class SizeWorkerPool {
     }
     this.abortGraceMs = options.abortGraceMs ?? 50;
     this.fastStat = options.fastStat ?? true;
+    this.pipelineDepth = positiveInteger(options.pipelineDepth, 2, 'pipelineDepth');
   }
 
   /** Sizes the tree at `path` (du -s -B1 / --inodes semantics). Rejects with the signal's reason on abort. */
@@ -119,6 +130,7 @@ export class SizeWorkerPool {
         signal,
         onAbort: () => this.abortJob(job),
         graceTimer: undefined,
+        settled: false,
       };
       signal?.addEventListener('abort', job.onAbort, { once: true });
       this.queue.push(job);
@@ -131,7 +143,7 @@ export class SizeWorkerPool {
       size: this.size,
       workers: this.slots.length,
       fastStatWorkers: this.slots.filter((s) => s.fastStat).length,
-      busy: this.slots.filter((s) => s.job !== undefined).length,
+      busy: this.slots.filter((s) => s.jobs.length > 0).length,
       queued: this.queue.length,
       started: this.started,
     };
@@ -144,7 +156,7 @@ export class SizeWorkerPool {
     // An unref'd worker would let the process exit while we wait for it.
     for (const s of slots) s.worker.ref();
     await Promise.all(slots.map((s) => s.ready));
-    for (const s of slots) if (s.job === undefined) s.worker.unref();
+    for (const s of slots) if (s.jobs.length === 0) s.worker.unref();
   }
 
   /** Terminates every worker; queued and running jobs reject with POOL_CLOSED. */
@@ -152,14 +164,11 @@ export class SizeWorkerPool {
     if (this.closed) return;
     this.closed = true;
     const error = () => new SizeError('POOL_CLOSED', 'the size pool was closed while the walk was pending');
-    for (const job of this.queue.splice(0)) this.settle(job, () => job.reject(error()));
     const slots = this.slots.splice(0);
-    for (const slot of slots) {
-      const job = slot.job;
-      if (job !== undefined) {
-        job.control.requestAbort();
-        this.settle(job, () => job.reject(error()));
-      }
+    const pending = [...this.queue.splice(0), ...slots.flatMap((s) => s.jobs.splice(0))];
+    for (const job of pending) {
+      job.control.requestAbort();
+      this.settle(job, () => job.reject(error()));
     }
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
@@ -175,7 +184,7 @@ export class SizeWorkerPool {
       failStart = reject;
     });
     ready.catch(() => {}); // observed through warm() or the job's own rejection
-    const slot: Slot = { worker, ready, fastStat: false, job: undefined };
+    const slot: Slot = { worker, ready, fastStat: false, jobs: [] };
     worker.on('message', (reply: WalkReply) => {
       if (reply.kind === 'ready') {
         slot.fastStat = reply.fastStat;
@@ -193,15 +202,20 @@ export class SizeWorkerPool {
     return slot;
   }
 
+  /**
+   * Hands queued jobs to workers: idle workers first, then new workers up to
+   * the pool size, then a second job behind a running one. That queued-up job
+   * starts the moment the first finishes, without waiting for this thread to
+   * answer the reply, which matters when the main thread is slow to schedule.
+   */
   private dispatch(): void {
     while (!this.closed && this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.job === undefined);
-      if (slot === undefined) {
-        if (this.slots.length >= this.size) return;
-        slot = this.spawn();
-      }
+      let slot = this.slots.find((s) => s.jobs.length === 0);
+      if (slot === undefined && this.slots.length < this.size) slot = this.spawn();
+      slot ??= this.slots.find((s) => s.jobs.length < this.pipelineDepth);
+      if (slot === undefined) return;
       const job = this.queue.shift()!;
-      slot.job = job;
+      slot.jobs.push(job);
       this.started += 1;
       slot.worker.ref();
       slot.worker.postMessage({ id: job.id, path: job.path, control: job.control.buffer } satisfies WalkRequest);
@@ -215,24 +229,30 @@ export class SizeWorkerPool {
       this.settle(job, () => job.reject(job.signal?.reason));
       return;
     }
-    const slot = this.slots.find((s) => s.job === job);
+    const slot = this.slots.find((s) => s.jobs.includes(job));
     if (slot === undefined) return;
     job.control.requestAbort();
+    if (slot.jobs[0] !== job) {
+      // Not started yet: the worker checks the flag before its first call and will only acknowledge.
+      this.settle(job, () => job.reject(job.signal?.reason));
+      return;
+    }
     // The walker acknowledges within one filesystem call; if that call hangs, replace the worker.
     job.graceTimer = setTimeout(() => {
-      if (slot.job !== job) return;
-      this.retire(slot);
+      if (slot.jobs[0] !== job || !this.retire(slot)) return;
       void slot.worker.terminate();
+      const [, ...waiting] = slot.jobs.splice(0);
       this.settle(job, () => job.reject(job.signal?.reason));
+      this.queue.unshift(...waiting.filter((j) => !j.settled));
       this.dispatch();
     }, this.abortGraceMs);
   }
 
   private onReply(slot: Slot, reply: Exclude<WalkReply, { kind: 'ready' }>): void {
-    const job = slot.job;
-    if (job === undefined || job.id !== reply.id) return;
-    slot.job = undefined;
-    slot.worker.unref();
+    const index = slot.jobs.findIndex((j) => j.id === reply.id);
+    if (index < 0) return;
+    const [job] = slot.jobs.splice(index, 1) as [Job];
+    if (slot.jobs.length === 0) slot.worker.unref();
     if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.usage));
     else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.path)));
     else this.settle(job, () => job.reject(job.signal?.reason));
@@ -241,12 +261,13 @@ export class SizeWorkerPool {
 
   private onWorkerGone(slot: Slot, cause: unknown): void {
     if (!this.retire(slot)) return;
-    const job = slot.job;
-    slot.job = undefined;
-    if (job !== undefined) {
-      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(job.path)} died`, { cause });
-      this.settle(job, () => job.reject(error));
+    const [head, ...waiting] = slot.jobs.splice(0);
+    if (head !== undefined) {
+      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(head.path)} died`, { cause });
+      this.settle(head, () => head.reject(error));
     }
+    // Jobs queued behind it never started; give them to another worker.
+    this.queue.unshift(...waiting.filter((j) => !j.settled));
     this.dispatch();
   }
 
@@ -259,6 +280,8 @@ export class SizeWorkerPool {
   }
 
   private settle(job: Job, finish: () => void): void {
+    if (job.settled) return;
+    job.settled = true;
     job.signal?.removeEventListener('abort', job.onAbort);
     if (job.graceTimer !== undefined) clearTimeout(job.graceTimer);
     finish();

@@ -33,7 +33,7 @@ export interface SizeItem {
 }
 
 export interface SizeServiceOptions {
-  /** Most walks running at once across all callers. Default: the pool's size. */
+  /** Most walks in flight (running or posted to a worker) across all callers. Default: pool size × pipeline depth. */
   concurrency?: number;
   pool?: SizeWorkerPool;
 }
@@ -115,7 +115,7 @@ export class SizeService {
 
   constructor(options: SizeServiceOptions = {}) {
     this.pool = options.pool ?? defaultSizePool();
-    this.gate = new ConcurrencyGate(options.concurrency ?? this.pool.size);
+    this.gate = new ConcurrencyGate(options.concurrency ?? this.pool.size * this.pool.pipelineDepth);
   }
 
   stats(): SizeServiceStats {

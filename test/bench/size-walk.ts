@@ -6,8 +6,8 @@
  * Run with `npm run bench:size` (ROUNDS=n to change the round count).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom } from 'rxjs';
@@ -26,6 +26,21 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 const ms = (x: number): string => `${x.toFixed(1)} ms`;
+
+/** CPU ms (user + system) of waited-for children, from /proc (10 ms resolution). */
+function childrenCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  // After the ") " the state is field 3; cutime and cstime are fields 16 and 17, in 1/100 s ticks.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/** CPU ms of this process (all threads, so workers included). */
+function selfCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 function dropCaches(): boolean {
   try {
@@ -51,6 +66,7 @@ try {
   const warmup = performance.now() - startedAt;
   const canDrop = dropCaches();
   console.log(`size-walk: ${DIRS} dirs x ${FILES} files, ${pool.size} workers (cores: ${availableParallelism()}), worker start-up ${ms(warmup)} (excluded)`);
+  console.log(`load average before: ${load()} (the machine is shared; wall times are noisy under load)`);
   console.log(canDrop ? 'cold: caches dropped before each measurement (sync; echo 3 > /proc/sys/vm/drop_caches)' : 'cold: COULD NOT drop caches (not root or /proc/sys read-only); "cold" numbers are warm');
 
   const duTotal = async (): Promise<number> => {
@@ -66,6 +82,7 @@ try {
 
   const measure = async (label: string, cold: boolean): Promise<void> => {
     const times = { du: [] as number[], engine: [] as number[], service: [] as number[] };
+    const cpu = { du: [] as number[], engine: [] as number[], service: [] as number[] };
     const contenders = { du: duTotal, engine: engineTotal, service: serviceTotal };
     let expected: number | undefined;
     for (let round = 0; round < ROUNDS; round++) {
@@ -73,9 +90,11 @@ try {
       const line: string[] = [];
       for (const name of order) {
         if (cold) dropCaches();
+        const cpu0 = name === 'du' ? childrenCpuMs() : selfCpuMs();
         const t0 = performance.now();
         const total = await contenders[name]();
         const elapsed = performance.now() - t0;
+        cpu[name].push((name === 'du' ? childrenCpuMs() : selfCpuMs()) - cpu0);
         expected ??= total;
         if (total !== expected) throw new Error(`${name} summed ${total} bytes, expected ${expected}`);
         times[name].push(elapsed);
@@ -89,6 +108,10 @@ try {
     console.log(
       `${label} median: du ${ms(du)}, engine ${ms(engine)} (ratio ${(engine / du).toFixed(2)}x du), ` +
         `SizeService.sizeMany$ ${ms(viaService)} (ratio ${(viaService / du).toFixed(2)}x du); goal <= 1.00x; bytes ${expected}`,
+    );
+    console.log(
+      `${label} median CPU (user+sys): du ${ms(median(cpu.du))}, engine ${ms(median(cpu.engine))}, ` +
+        `SizeService ${ms(median(cpu.service))} (load average now ${load()})`,
     );
   };
 
@@ -125,7 +148,8 @@ try {
     }
     const fmt = (xs: number[]): string => `median ${median(xs).toFixed(3)} ms, max ${Math.max(...xs).toFixed(3)} ms`;
     const label = cold ? 'abort (cold)' : 'abort (warm)';
-    console.log(`${label}: abort→last fs call start ${fmt(lastCallLag)}; abort→worker saw it ${fmt(seenLag)}; abort→promise settled ${fmt(settleLag)}`);
+    console.log(`${label}: last fs call started at abort${'+'}(${fmt(lastCallLag)}) [negative = before the abort]`);
+    console.log(`${label}: abort→worker saw the flag and stopped ${fmt(seenLag)}; abort→promise settled ${fmt(settleLag)}`);
     console.log(`${label}: fs calls after settle: ${callsAfter}; pool idle after every abort: ${idle}`);
   }
   await pool.close();

@@ -49,8 +49,8 @@ describe('SizeWorkerPool cancellation', () => {
     }
   });
 
-  it('drops a queued walk on abort without ever starting it', async () => {
-    const pool = new SizeWorkerPool({ size: 1 });
+  it('drops a walk still queued in the pool on abort without ever starting it', async () => {
+    const pool = new SizeWorkerPool({ size: 1, pipelineDepth: 1 });
     try {
       const first = pool.run(tmp.path);
       const controller = new AbortController();
@@ -63,6 +63,29 @@ describe('SizeWorkerPool cancellation', () => {
       await first;
       expect(probe.snapshot().fsCalls).toBe(0);
       expect(pool.stats()).toMatchObject({ busy: 0, started: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects a walk waiting inside a busy worker at once, and the worker never starts it', async () => {
+    const pool = new SizeWorkerPool({ size: 1 });
+    try {
+      const firstProbe = new WalkProbe();
+      const first = pool.run(tmp.path, { probe: firstProbe });
+      const controller = new AbortController();
+      const probe = new WalkProbe();
+      const second = pool.run(dirs[1]!, { signal: controller.signal, probe });
+      const third = pool.run(dirs[2]!);
+      expect(pool.stats()).toMatchObject({ busy: 1, queued: 1, started: 2 });
+      controller.abort();
+      await expect(second).rejects.toMatchObject({ name: 'AbortError' });
+      expect(firstProbe.snapshot().inodesSoFar).toBeLessThan(ENTRIES);
+      expect((await first).inodes).toBe(ENTRIES);
+      expect((await third).inodes).toBe(1001);
+      expect(probe.snapshot().fsCalls).toBe(0);
+      expect(probe.snapshot().abortSeenAt).toBeGreaterThan(0);
+      expect(pool.stats()).toMatchObject({ busy: 0, queued: 0, started: 3 });
     } finally {
       await pool.close();
     }
@@ -88,7 +111,7 @@ describe('SizeWorkerPool scheduling', () => {
         maxBusy = Math.max(maxBusy, pool.stats().busy);
         maxWorkers = Math.max(maxWorkers, pool.stats().workers);
       }, 1);
-      expect(pool.stats()).toMatchObject({ busy: 2, queued: 4, workers: 2 });
+      expect(pool.stats()).toMatchObject({ busy: 2, queued: 2, workers: 2, started: 4 });
       const results = await Promise.all(walks);
       clearInterval(sample);
       expect(maxBusy).toBeLessThanOrEqual(2);
@@ -135,6 +158,7 @@ describe('SizeWorkerPool bad input and failures', () => {
   });
 
   it('rejects bad pool options with INVALID_OPTION', () => {
+    expect(() => new SizeWorkerPool({ pipelineDepth: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('pipelineDepth') }));
     for (const size of [0, -1, 1.5, Number.NaN]) {
       expect(() => new SizeWorkerPool({ size })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('size') }));
     }
