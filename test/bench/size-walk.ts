@@ -125,6 +125,7 @@ try {
     const settleLag: number[] = [];
     let idle = true;
     let callsAfter = 0;
+    let lastCallAfterSeen = 0;
     for (let i = 0; i < ROUNDS; i++) {
       if (cold) dropCaches();
       const probe = new WalkProbe({ timestamps: true });
@@ -142,6 +143,7 @@ try {
       seenLag.push(s.abortSeenAt - s.abortRequestedAt);
       lastCallLag.push(s.lastFsCallAt - s.abortRequestedAt);
       settleLag.push(settled - s.abortRequestedAt);
+      if (s.lastFsCallAt > s.abortSeenAt) lastCallAfterSeen += 1;
       idle &&= pool.stats().busy === 0;
       await new Promise((r) => setTimeout(r, 20));
       callsAfter += probe.snapshot().fsCalls - s.fsCalls;
@@ -150,7 +152,10 @@ try {
     const label = cold ? 'abort (cold)' : 'abort (warm)';
     console.log(`${label}: last fs call started at abort${'+'}(${fmt(lastCallLag)}) [negative = before the abort]`);
     console.log(`${label}: abort→worker saw the flag and stopped ${fmt(seenLag)}; abort→promise settled ${fmt(settleLag)}`);
-    console.log(`${label}: fs calls after settle: ${callsAfter}; pool idle after every abort: ${idle}`);
+    console.log(
+      `${label}: walks with an fs call after the worker saw the abort: ${lastCallAfterSeen}/${ROUNDS}; ` +
+        `fs calls after settle: ${callsAfter}; pool idle after every abort: ${idle}`,
+    );
   }
   await pool.close();
 } finally {
