@@ -177,13 +177,14 @@ export class SizeService {
         throw new SizeError('INVALID_OPTION', `progressIntervalMs must be a positive number, got ${String(interval$)}`);
       }
       const progress: SizeProgress = { done: 0, failed: 0, total: list.length, bytes: 0, inodes: 0 };
-      const running = new Set<string>();
+      // Keys of this batch with a walk in flight; a key listed twice in the batch shares one walk.
+      const running = new Map<string, number>();
       const snapshot = (): SizeProgress => ({ ...progress });
 
       const results$ = from(list).pipe(
         mergeMap((item) =>
           defer(() => {
-            running.add(item.key);
+            running.set(item.key, (running.get(item.key) ?? 0) + 1);
             return this.size$(item.key, item.path);
           }).pipe(
             map((usage): SizeResultEvent => {
@@ -198,7 +199,11 @@ export class SizeService {
               progress.failed += 1;
               return of<SizeResultEvent>({ type: 'result', key: item.key, usage: ZERO, error, progress: snapshot() });
             }),
-            finalize(() => running.delete(item.key)),
+            finalize(() => {
+              const left = (running.get(item.key) ?? 1) - 1;
+              if (left > 0) running.set(item.key, left);
+              else running.delete(item.key);
+            }),
           ),
         ),
         mergeMap((event) => from<SizeEvent[]>([event, { type: 'progress', progress: event.progress }])),
@@ -212,7 +217,7 @@ export class SizeService {
               map((): SizeEvent => {
                 let partialBytes = 0;
                 let partialInodes = 0;
-                for (const key of running) {
+                for (const key of running.keys()) {
                   const probe = this.inFlight.get(key)?.probe?.snapshot();
                   partialBytes += probe?.bytesSoFar ?? 0;
                   partialInodes += probe?.inodesSoFar ?? 0;
