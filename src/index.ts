@@ -20,4 +20,4 @@ export { recordMachine, RECORD_STATES, type RecordState, type RecordContext, typ
 export { managerMachine, type ManagerEvent, type OperationEvent } from '../machines/manager.machine.js';
 
 // Sizes.
-export { treeUsage, type TreeUsageOptions } from './size/tree-usage.js';
+export * from './size/index.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, linkSync, symlinkSync, mkdirSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { treeUsage } from '../src/size/tree-usage.js';
+import { treeUsage } from '../../src/size/tree-usage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachekit-usage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,0 +1,22 @@
+import type { Usage } from '../snapshot/types.js';
+import type { WalkFailure } from './errors.js';
+
+/** Main thread → worker: walk `path`, polling `control` before every filesystem call. */
+export interface WalkRequest {
+  id: number;
+  path: string;
+  control: SharedArrayBuffer;
+}
+
+/** Start-up options of a walk worker. */
+export interface WalkWorkerData {
+  /** Use the validated internal lstat binding when available. */
+  fastStat: boolean;
+}
+
+/** Worker → main thread. `ready` is sent once, after the worker module has loaded. */
+export type WalkReply =
+  | { id: number; kind: 'ready'; fastStat: boolean }
+  | { id: number; kind: 'done'; usage: Usage }
+  | { id: number; kind: 'failed'; failure: WalkFailure }
+  | { id: number; kind: 'aborted' };

@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SizeWorkerPool } from '../../src/size/pool.js';
+import { duUsage, sparseFile, tempDir } from './fixtures.js';
+
+const tmp = tempDir('walk-du');
+const pools = { fast: new SizeWorkerPool({ size: 2 }), portable: new SizeWorkerPool({ size: 2, fastStat: false }) };
+afterAll(async () => {
+  await Promise.all(Object.values(pools).map((p) => p.close()));
+  tmp.remove();
+});
+
+it('uses the fast lstat source only where it validated, and the portable one when told', async () => {
+  await Promise.all(Object.values(pools).map((p) => p.warm()));
+  expect(pools.portable.stats().fastStatWorkers).toBe(0);
+  const fast = pools.fast.stats().fastStatWorkers;
+  if (fast === 0) console.warn('fast lstat source unavailable on this Node; workers fell back to fs.lstatSync');
+  expect([0, 2]).toContain(fast);
+});
+
+describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s -B1 / --inodes', (source) => {
+  const pool = pools[source];
+  it('on a tree with cross-directory hardlinks, symlinks, sparse files, a fifo, nested and empty dirs', async () => {
+    const root = join(tmp.path, `mixed-${source}`);
+    mkdirSync(join(root, 'a/b/c/d'), { recursive: true });
+    mkdirSync(join(root, 'empty'));
+    mkdirSync(join(root, 'other'));
+    writeFileSync(join(root, 'a/big'), 'y'.repeat(123_457));
+    writeFileSync(join(root, 'a/b/c/d/deep'), 'z');
+    writeFileSync(join(root, 'zero'), '');
+    linkSync(join(root, 'a/big'), join(root, 'other/big-hardlink'));
+    linkSync(join(root, 'a/big'), join(root, 'a/b/big-hardlink-2'));
+    linkSync(join(root, 'zero'), join(root, 'empty-hardlink'));
+    symlinkSync('../a/big', join(root, 'other/sym'));
+    symlinkSync('/nonexistent/target', join(root, 'dangling'));
+    symlinkSync('a', join(root, 'dirlink'));
+    sparseFile(join(root, 'sparse'), 64 * 1024 * 1024);
+    execFileSync('mkfifo', [join(root, 'a/fifo')]);
+    expect(await pool.run(root)).toEqual(duUsage(root));
+  });
+
+  it('on a single regular file, a symlink root (not followed) and an empty directory', async () => {
+    const file = join(tmp.path, `lonely-${source}`);
+    writeFileSync(file, 'q'.repeat(9000));
+    symlinkSync(file, `${file}-link`);
+    mkdirSync(`${file}-bare`);
+    expect(await pool.run(file)).toEqual(duUsage(file));
+    expect(await pool.run(`${file}-link`)).toEqual(duUsage(`${file}-link`));
+    expect(await pool.run(`${file}-bare`)).toEqual(duUsage(`${file}-bare`));
+  });
+
+  it('on names that are not valid UTF-8, and with a trailing slash on the root', async () => {
+    const root = join(tmp.path, `latin1-${source}`);
+    mkdirSync(root);
+    const odd = Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]);
+    mkdirSync(odd);
+    writeFileSync(Buffer.concat([odd, Buffer.from('/inner')]), 'w'.repeat(5000));
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/f`), Buffer.from([0xff, 0xfe])]), 'v'.repeat(7000));
+    expect(await pool.run(root)).toEqual(duUsage(root));
+    expect(await pool.run(`${root}/`)).toEqual(duUsage(root));
+  });
+
+  it('on random small trees (property)', async () => {
+    type Node = { kind: 'file'; bytes: number } | { kind: 'dir'; children: Node[] } | { kind: 'link' } | { kind: 'sym' } | { kind: 'sparse' };
+    const { tree } = fc.letrec<{ tree: Node; leaf: Node }>((tie) => ({
+      leaf: fc.oneof(
+        fc.record({ kind: fc.constant('file' as const), bytes: fc.integer({ min: 0, max: 20_000 }) }),
+        fc.constant({ kind: 'link' as const }),
+        fc.constant({ kind: 'sym' as const }),
+        fc.constant({ kind: 'sparse' as const }),
+      ),
+      tree: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        tie('leaf'),
+        fc.record({ kind: fc.constant('dir' as const), children: fc.array(tie('tree'), { maxLength: 5 }) }),
+      ),
+    }));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(tree, { maxLength: 6 }), async (children) => {
+        const root = join(tmp.path, `prop-${source}-${run++}`);
+        mkdirSync(root);
+        const files: string[] = [];
+        let n = 0;
+        const build = (dir: string, node: Node): void => {
+          const path = join(dir, `e${n++}`);
+          if (node.kind === 'dir') {
+            mkdirSync(path);
+            for (const child of node.children) build(path, child);
+          } else if (node.kind === 'file') {
+            writeFileSync(path, 'p'.repeat(node.bytes));
+            files.push(path);
+          } else if (node.kind === 'sparse') {
+            sparseFile(path, 1 << 20);
+            files.push(path);
+          } else if (node.kind === 'link' && files.length > 0) {
+            linkSync(files[n % files.length]!, path);
+          } else {
+            symlinkSync(files[0] ?? 'nowhere', path);
+          }
+        };
+        for (const child of children) build(root, child);
+        expect(await pool.run(root)).toEqual(duUsage(root));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
