@@ -6,7 +6,7 @@ import { RECORD_STATES } from '../../machines/record.machine.js';
 const at = z.number().int().nonnegative();
 const RecordStateSchema = z.enum(RECORD_STATES);
 
-export const RecordTransitionEvent = z.strictObject({
+export const RecordTransitionEventSchema = z.strictObject({
   type: z.literal('record.transition'),
   id: z.string(),
   from: RecordStateSchema,
@@ -14,9 +14,9 @@ export const RecordTransitionEvent = z.strictObject({
   event: z.string(),
   at,
 });
-export const RecordCreatedEvent = z.strictObject({ type: z.literal('record.created'), id: z.string(), parent: z.string().optional(), at });
-export const RecordRemovedEvent = z.strictObject({ type: z.literal('record.removed'), id: z.string(), reason: z.string(), at });
-export const OperationEvent = z.strictObject({
+export const RecordCreatedEventSchema = z.strictObject({ type: z.literal('record.created'), id: z.string(), parent: z.string().optional(), at });
+export const RecordRemovedEventSchema = z.strictObject({ type: z.literal('record.removed'), id: z.string(), reason: z.string(), at });
+export const OperationEventSchema = z.strictObject({
   type: z.literal('op'),
   op: z.string(),
   id: z.string().optional(),
@@ -25,14 +25,14 @@ export const OperationEvent = z.strictObject({
   code: z.string().optional(),
   at,
 });
-export const ReconcileEvent = z.strictObject({
+export const ReconcileEventSchema = z.strictObject({
   type: z.literal('reconcile'),
   action: z.string(),
   id: z.string().optional(),
   detail: z.string(),
   at,
 });
-export const PruneRemovedEvent = z.strictObject({
+export const PruneRemovedEventSchema = z.strictObject({
   type: z.literal('prune.removed'),
   id: z.string(),
   size: z.number().nonnegative(),
@@ -41,30 +41,30 @@ export const PruneRemovedEvent = z.strictObject({
   dryRun: z.boolean(),
   at,
 });
-export const GcDoneEvent = z.strictObject({ type: z.literal('gc.done'), removed: z.number().int(), freed: z.number(), ms: z.number(), at });
-export const GcErrorEvent = z.strictObject({ type: z.literal('gc.error'), message: z.string(), at });
-export const SizeProgressEvent = z.strictObject({
+export const GcDoneEventSchema = z.strictObject({ type: z.literal('gc.done'), removed: z.number().int(), freed: z.number(), ms: z.number(), at });
+export const GcErrorEventSchema = z.strictObject({ type: z.literal('gc.error'), message: z.string(), at });
+export const SizeProgressEventSchema = z.strictObject({
   type: z.literal('size.progress'),
   done: z.number().int(),
   total: z.number().int(),
   bytes: z.number(),
   at,
 });
-export const SizeFailedEvent = z.strictObject({ type: z.literal('size.failed'), id: z.string(), reason: z.string(), at });
-export const EventsDroppedEvent = z.strictObject({ type: z.literal('events.dropped'), count: z.number().int().positive(), at });
+export const SizeFailedEventSchema = z.strictObject({ type: z.literal('size.failed'), id: z.string(), reason: z.string(), at });
+export const EventsDroppedEventSchema = z.strictObject({ type: z.literal('events.dropped'), count: z.number().int().positive(), at });
 
 export const CacheEventSchema = z.discriminatedUnion('type', [
-  RecordTransitionEvent,
-  RecordCreatedEvent,
-  RecordRemovedEvent,
-  OperationEvent,
-  ReconcileEvent,
-  PruneRemovedEvent,
-  GcDoneEvent,
-  GcErrorEvent,
-  SizeProgressEvent,
-  SizeFailedEvent,
-  EventsDroppedEvent,
+  RecordTransitionEventSchema,
+  RecordCreatedEventSchema,
+  RecordRemovedEventSchema,
+  OperationEventSchema,
+  ReconcileEventSchema,
+  PruneRemovedEventSchema,
+  GcDoneEventSchema,
+  GcErrorEventSchema,
+  SizeProgressEventSchema,
+  SizeFailedEventSchema,
+  EventsDroppedEventSchema,
 ]);
 
 export type CacheEvent = z.infer<typeof CacheEventSchema>;
