@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { lastValueFrom, reduce, tap, type Observable } from 'rxjs';
+import { defer, lastValueFrom, of, reduce, tap, toArray, type Observable } from 'rxjs';
 import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter, Usage } from '../snapshot/types.js';
 import { CacheError, isCacheError } from './errors.js';
@@ -14,7 +14,9 @@ import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
 import { RecordObserver, type RecordsDelta, type RecordView } from './observe.js';
 import type { TransitionReport } from './record-table.js';
-import { collectUsage, type UsageInfo } from './usage.js';
+import type { UsageInfo } from './usage.js';
+import { diskUsage$, sizeKey, type DiskUsageOptions } from './disk-usage.js';
+import { SizeService } from '../size/size-service.js';
 import { GcScheduler } from './gc.js';
 import { isPolicyError, parsePruneFilters, parsePruneInfo, type PruneInfo } from './policy/index.js';
 import { prune$, type PrunedRecord } from './prune.js';
@@ -42,6 +44,8 @@ export interface ManagerInspection {
   /** Records per state; dormant records are counted by their stored state. */
   states: Partial<Record<RecordState, number>>;
   liveActors: number;
+  /** Size walks started since open, running now, and waiting for a slot. */
+  sizing: { walksStarted: number; active: number; waiting: number };
 }
 
 /**
@@ -59,6 +63,7 @@ export class CacheManager implements RefHost {
   startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
   private closing: Promise<void> | undefined;
   private gc: GcScheduler | undefined;
+  private readonly sizes = new SizeService();
 
   private constructor(
     readonly root: string,
@@ -154,10 +159,44 @@ export class CacheManager implements RefHost {
     return new MutableRef(this, id);
   }
 
-  /** Every record with its size; the sizing issue makes this a stream. */
-  async diskUsage(): Promise<UsageInfo[]> {
+  /**
+   * Every record with its size, streamed: known sizes at once, computed ones
+   * as their walks finish (bounded, shared, on worker threads). Unsubscribing
+   * or aborting the signal stops every walk in flight.
+   */
+  diskUsage$(options: DiskUsageOptions = {}): Observable<UsageInfo> {
     this.ensureOpen('diskUsage');
-    return collectUsage(this.supervisor.table, (id, state, signal) => this.computeSize(id, state, signal));
+    const { table } = this.supervisor;
+    return diskUsage$(
+      {
+        table,
+        sizes: this.sizes,
+        measure: (id, state, signal) => this.snapshotter.usage(contentKey(id, state), { signal }),
+        remember: (id, state, usage) => this.rememberSize(id, state, usage),
+        onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
+        onSizeFailed: (id, reason) => this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
+      },
+      options,
+    );
+  }
+
+  /** The same stream collected into an array. */
+  async diskUsage(options: DiskUsageOptions = {}): Promise<UsageInfo[]> {
+    return lastValueFrom(this.diskUsage$(options).pipe(toArray()));
+  }
+
+  /** One record's usage; concurrent callers share one walk, and a known immutable size is reused. */
+  size$(id: string): Observable<Usage> {
+    return defer(() => {
+      this.ensureOpen('size');
+      const state = this.supervisor.table.stateOf(id);
+      if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
+      const stored = this.supervisor.table.meta(id)?.usage;
+      if (stored && !state.startsWith('mutable')) return of(stored);
+      return this.sizes
+        .size$(sizeKey(id, state), { measure: (signal) => this.snapshotter.usage(contentKey(id, state), { signal }) })
+        .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+    });
   }
 
   /** The record's current state, holders and metadata; NOT_FOUND when unknown. */
@@ -204,6 +243,7 @@ export class CacheManager implements RefHost {
       records: table.size,
       states,
       liveActors: table.liveCount,
+      sizing: (({ walksStarted, active, waiting }) => ({ walksStarted, active, waiting }))(this.sizes.stats()),
     };
   }
 
@@ -269,11 +309,13 @@ export class CacheManager implements RefHost {
     return mountRecord(this.snapshotter, join(this.root, 'mounts'), id, contentKey(id, state), options);
   }
 
-  async sizeOf(id: string, options: { signal?: AbortSignal }): Promise<Usage> {
-    this.ensureOpen('size');
-    const state = this.supervisor.table.stateOf(id);
-    if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
-    return this.computeSize(id, state, options.signal);
+  sizeOf(id: string, options: { signal?: AbortSignal }): Promise<Usage> {
+    const { signal } = options;
+    return new Promise<Usage>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const sub = this.size$(id).subscribe({ next: resolve, error: reject });
+      signal?.addEventListener('abort', () => (sub.unsubscribe(), reject(signal.reason)), { once: true });
+    });
   }
 
   release(id: string, mutable: boolean): Promise<void> {
@@ -300,13 +342,12 @@ export class CacheManager implements RefHost {
     return this.supervisor.request<void>({ type: 'REMOVE', id, reason });
   }
 
-  private async computeSize(id: string, state: RecordState, signal?: AbortSignal): Promise<Usage> {
-    const meta = this.supervisor.table.meta(id);
-    if (meta?.usage && !state.startsWith('mutable')) return meta.usage;
-    const usage = await this.snapshotter.usage(contentKey(id, state), signal ? { signal } : {});
-    if (!this.readOnly && !state.startsWith('mutable') && this.supervisor.table.stateOf(id) === state)
-      await this.supervisor.table.updateMeta(id, (m) => ({ ...m, usage }));
-    return usage;
+  /** Keeps a computed size of immutable content, unless the record changed meanwhile. */
+  private rememberSize(id: string, state: RecordState, usage: Usage): void {
+    const { table } = this.supervisor;
+    const now = table.stateOf(id);
+    if (this.readOnly || state.startsWith('mutable') || now === undefined || sizeKey(id, now) !== sizeKey(id, state)) return;
+    void table.updateMeta(id, (m) => ({ ...m, usage })).catch(() => {});
   }
 
   private ensureOpen(op: string): void {

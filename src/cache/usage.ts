@@ -1,5 +1,3 @@
-import type { RecordState } from '../../machines/record.machine.js';
-import type { Usage } from '../snapshot/types.js';
 import type { RecordTable } from './record-table.js';
 
 /** One record in a disk-usage report, shaped like BuildKit's UsageInfo. */
@@ -17,8 +15,6 @@ export interface UsageInfo {
   recordType: string;
   shared: boolean;
 }
-
-export type SizeFn = (id: string, state: RecordState, signal?: AbortSignal) => Promise<Usage>;
 
 /** Records held right now by a ref of their own (children do not count here). */
 export function heldDirectly(table: RecordTable, id: string): boolean {
@@ -42,29 +38,3 @@ export function inUseSet(table: RecordTable): Set<string> {
   return inUse;
 }
 
-export async function collectUsage(table: RecordTable, size: SizeFn): Promise<UsageInfo[]> {
-  const inUse = inUseSet(table);
-  const out: UsageInfo[] = [];
-  for (const id of [...table.ids()]) {
-    const meta = table.meta(id);
-    const state = table.stateOf(id);
-    if (!meta || !state || state === 'removed') continue;
-    const mutable = state.startsWith('mutable') || state === 'creating';
-    // BuildKit reports a mutable record in use as size 0: its content is still changing.
-    const bytes = mutable && inUse.has(id) ? 0 : (await size(id, state).catch(() => ({ size: 0, inodes: 0 }))).size;
-    out.push({
-      id,
-      mutable,
-      inUse: inUse.has(id),
-      size: bytes,
-      createdAt: new Date(meta.createdAt),
-      ...(meta.lastUsedAt === undefined ? {} : { lastUsedAt: new Date(meta.lastUsedAt) }),
-      usageCount: meta.usageCount,
-      parents: meta.parent === undefined ? [] : [meta.parent],
-      ...(meta.description === undefined ? {} : { description: meta.description }),
-      recordType: meta.recordType,
-      shared: false,
-    });
-  }
-  return out;
-}

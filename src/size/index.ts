@@ -21,6 +21,8 @@ export { ConcurrencyGate, type GateStats } from './gate.js';
 export {
   SizeService,
   type PathSource,
+  type Measured,
+  type UsageSource,
   type SizeItem,
   type SizeServiceOptions,
   type SizeServiceStats,

@@ -27,10 +27,20 @@ import { sizeOf$ } from './size-stream.js';
 /** Where an item lives: a path, or a function resolving it when the walk starts. */
 export type PathSource = string | (() => string | Promise<string>);
 
+/** Something that measures itself, such as a snapshotter's `usage(key, { signal })`; aborted when no one waits. */
+export interface Measured {
+  measure(signal: AbortSignal): Promise<Usage>;
+}
+
+export type UsageSource = PathSource | Measured;
+
 export interface SizeItem {
   key: string;
-  path: PathSource;
+  path: UsageSource;
 }
+
+const isMeasured = (source: unknown): source is Measured =>
+  typeof source === 'object' && source !== null && typeof (source as Measured).measure === 'function';
 
 export interface SizeServiceOptions {
   /** Most walks in flight (running or posted to a worker) across all callers. Default: pool size × pipeline depth. */
@@ -92,8 +102,8 @@ function assertKey(key: unknown): asserts key is string {
   }
 }
 
-function assertPathSource(key: string, path: unknown): asserts path is PathSource {
-  if (typeof path === 'function') return;
+function assertPathSource(key: string, path: unknown): asserts path is UsageSource {
+  if (typeof path === 'function' || isMeasured(path)) return;
   try {
     assertWalkablePath(path);
   } catch (error) {
@@ -129,7 +139,7 @@ export class SizeService {
   }
 
   /** Usage of one keyed tree; joins a walk already in flight for `key`. Bad key or path errors on subscribe. */
-  size$(key: string, path: PathSource): Observable<Usage> {
+  size$(key: string, path: UsageSource): Observable<Usage> {
     return defer(() => {
       assertKey(key);
       assertPathSource(key, path);
@@ -138,7 +148,7 @@ export class SizeService {
   }
 
   /** Promise form of size$. */
-  size(key: string, path: PathSource, options: { signal?: AbortSignal } = {}): Promise<Usage> {
+  size(key: string, path: UsageSource, options: { signal?: AbortSignal } = {}): Promise<Usage> {
     return new Promise<Usage>((resolve, reject) => {
       const { signal } = options;
       if (signal?.aborted) return reject(signal.reason);
@@ -232,21 +242,10 @@ export class SizeService {
     });
   }
 
-  private join(key: string, path: PathSource): InFlight {
+  private join(key: string, path: UsageSource): InFlight {
     const existing = this.inFlight.get(key);
     if (existing !== undefined) return existing;
-    const walk$ = defer(async () => {
-      const resolved = typeof path === 'function' ? await path() : path;
-      assertWalkablePath(resolved);
-      return resolved;
-    }).pipe(
-      switchMap((resolved) => {
-        this.walksStarted += 1;
-        // A fresh probe per walk: a control block that saw an abort must never be reused.
-        entry.probe = new WalkProbe();
-        return sizeOf$(resolved, { pool: this.pool, probe: entry.probe });
-      }),
-    );
+    const walk$ = isMeasured(path) ? measured$(path, () => (this.walksStarted += 1)) : this.walkPath$(path, () => entry);
     const entry: InFlight = {
       probe: undefined,
       usage$: this.gate.run$(() => walk$).pipe(
@@ -259,4 +258,36 @@ export class SizeService {
     this.inFlight.set(key, entry);
     return entry;
   }
+
+  private walkPath$(path: PathSource, entryOf: () => InFlight): Observable<Usage> {
+    return defer(async () => {
+      const resolved = typeof path === 'function' ? await path() : path;
+      assertWalkablePath(resolved);
+      return resolved;
+    }).pipe(
+      switchMap((resolved) => {
+        this.walksStarted += 1;
+        // A fresh probe per walk: a control block that saw an abort must never be reused.
+        const probe = new WalkProbe();
+        entryOf().probe = probe;
+        return sizeOf$(resolved, { pool: this.pool, probe });
+      }),
+    );
+  }
+}
+
+/** A self-measuring source as a cold observable: unsubscribing aborts its signal. */
+function measured$(source: Measured, started: () => void): Observable<Usage> {
+  return new Observable<Usage>((subscriber) => {
+    const controller = new AbortController();
+    started();
+    source.measure(controller.signal).then(
+      (usage) => {
+        subscriber.next(usage);
+        subscriber.complete();
+      },
+      (error: unknown) => subscriber.error(error),
+    );
+    return () => controller.abort();
+  });
 }

@@ -1,23 +1,39 @@
 import type { Command } from 'commander';
+import { lastValueFrom, toArray } from 'rxjs';
 import { openCacheManager } from '../../cache/manager.js';
+import { ProgressLine } from '../progress.js';
+import { formatSize } from '../units.js';
 import { renderUsageTable, renderUsageVerbose } from '../usage-table.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerDu(program: Command): void {
   program
     .command('du')
-    .description('show disk usage of the cache, like docker buildx du')
+    .description('show disk usage of the cache, like docker buildx du; safe on a root another process owns')
     .option('--root <dir>', 'cache root', './.cachekit')
+    .option('--filter <filter>', 'containerd-style filter (repeatable: any may match)', collect, [])
     .option('--verbose', 'one block per record with every field')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (opts: { root: string; verbose?: boolean; format: string }) => {
+    .action(async (opts: { root: string; filter: string[]; verbose?: boolean; format: string }) => {
       if (opts.format !== 'table' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected table or json`);
       // Read-only: du must work while another process owns the root, and must never write to it.
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
+      const progress = new ProgressLine('sizing');
       try {
-        const rows = await cm.diskUsage();
+        const rows = await lastValueFrom(
+          cm
+            .diskUsage$({
+              filter: opts.filter,
+              onProgress: (p) => progress.update(`${p.done}/${p.total} records, ${formatSize(p.bytes)}`, p.total ? p.done / p.total : undefined),
+            })
+            .pipe(toArray()),
+        );
+        progress.done();
         const out = opts.format === 'json' ? JSON.stringify(rows, null, 2) : opts.verbose ? renderUsageVerbose(rows) : renderUsageTable(rows);
         process.stdout.write(`${out}\n`);
       } finally {
+        progress.done();
         await cm.close();
       }
     });
