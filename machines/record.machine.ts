@@ -79,12 +79,19 @@ export const recordMachine = setup({
       closeUsePeriod(context, event.type === 'RELEASE_MUTABLE' ? event.at : Date.now()),
     ),
     commitToRef: assign({ refs: 1 }),
+    takeInput: assign(({ event }) => {
+      const { input } = event as unknown as { input: RecordInput };
+      return { id: input.id, retain: input.retain };
+    }),
     addChild: assign(({ context }) => ({ children: context.children + 1 })),
     removeChild: assign(({ context }) => ({ children: Math.max(0, context.children - 1) })),
   },
 }).createMachine({
   id: 'record',
-  context: ({ input }) => ({ id: input.id, retain: input.retain, refs: 0, used: true, children: 0, usageCount: 0 }),
+  // A static context filled from input on entry: a context factory would make XState build an assign
+  // action while the supervisor is deciding, which its development build reports as a misuse.
+  context: { id: '', retain: false, refs: 0, used: true, children: 0, usageCount: 0 },
+  entry: 'takeInput',
   initial: 'creating',
   on: {
     CHILD_ADDED: { actions: 'addChild' },

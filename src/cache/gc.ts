@@ -8,6 +8,8 @@ export class GcScheduler {
   private running: Promise<void> | undefined;
   private lastRun = 0;
   private stopped = false;
+  /** A release during a run: collect again once it ends, since that run may have missed it. */
+  private pokedWhileRunning = false;
 
   constructor(
     private readonly run: () => Promise<void>,
@@ -18,6 +20,7 @@ export class GcScheduler {
 
   /** A release happened: collect when the interval allows. */
   poke(): void {
+    if (this.running) this.pokedWhileRunning = true;
     if (this.stopped || this.timer || this.running) return;
     this.schedule(Math.max(0, this.lastRun + this.options.interval - Date.now()));
   }
@@ -34,7 +37,13 @@ export class GcScheduler {
       this.timer = undefined;
       if (this.stopped) return;
       this.lastRun = Date.now();
-      this.running = this.run().finally(() => (this.running = undefined));
+      this.running = this.run().finally(() => {
+        this.running = undefined;
+        if (this.pokedWhileRunning) {
+          this.pokedWhileRunning = false;
+          this.poke();
+        }
+      });
     }, delay);
     this.timer.unref();
   }
