@@ -6,6 +6,8 @@ export interface EventHubOptions {
   bufferSize: number;
   /** Events delivered to one subscriber per turn of the event loop. */
   batchSize: number;
+  /** When false, nothing is emitted and subscribers complete at once. */
+  enabled?: boolean;
 }
 
 interface Listener {
@@ -31,7 +33,7 @@ export class EventHub {
 
   constructor(private readonly options: EventHubOptions = { bufferSize: 4096, batchSize: 256 }) {
     this.events$ = new Observable<CacheEvent>((subscriber) => {
-      if (this.completed) {
+      if (this.completed || options.enabled === false) {
         subscriber.complete();
         return;
       }

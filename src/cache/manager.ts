@@ -32,6 +32,8 @@ export interface CacheManagerOptions extends OpenOptions {
   gcInitialDelay?: number;
   /** Events each events$ subscriber may have waiting before it loses the oldest; default 4096. */
   eventBufferSize?: number;
+  /** Set false to turn events$ off entirely (it then completes at once). */
+  events?: boolean;
 }
 
 /** What `inspect()` reports: a consistent picture of the engine at one moment. */
@@ -71,10 +73,11 @@ export class CacheManager implements RefHost {
     private readonly store: MetadataStore,
     private readonly supervisor: Supervisor,
     eventBufferSize: number,
+    eventsEnabled: boolean,
     /** Opened to look at a root another process may own: every change is refused. */
     readonly readOnly: boolean,
   ) {
-    this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256 });
+    this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256, enabled: eventsEnabled });
     this.events$ = this.events.events$;
     const { table } = supervisor;
     table.transitions.subscribe((t) => this.events.emitLazy(() => ({ type: 'record.transition', ...t })));
@@ -83,7 +86,7 @@ export class CacheManager implements RefHost {
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
-    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, ...rest } = options ?? ({} as CacheManagerOptions);
+    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } = options ?? ({} as CacheManagerOptions);
     if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
       throw new CacheError('INVALID', `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`);
     const opts = parseOptions(OpenOptionsSchema, rest, 'cache manager options');
@@ -121,7 +124,7 @@ export class CacheManager implements RefHost {
           lock?.release();
         },
       });
-      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096, opts.readOnly);
+      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096, events !== false, opts.readOnly);
       await supervisor.start();
       for (const e of pending) manager.events.emit(e);
       if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
