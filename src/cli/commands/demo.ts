@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { rootOption } from '../options.js';
 import { openCacheManager, type CacheManager } from '../../cache/manager.js';
 import type { ImmutableRef } from '../../cache/refs.js';
 import { renderUsageTable } from '../usage-table.js';
@@ -71,7 +72,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description("play an orchestrator's workload: builds that create and reuse layer chains, then disk usage")
-    .option('--root <dir>', 'cache root', './.cachekit')
+    .addOption(rootOption())
     .action(async (opts: { root: string }) => {
       const log = (line: string) => process.stdout.write(`${line}\n`);
       const cm = await openCacheManager({ root: opts.root });

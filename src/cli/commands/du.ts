@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatOption, rootOption } from '../options.js';
 import { lastValueFrom, toArray } from 'rxjs';
 import { openCacheManager } from '../../cache/manager.js';
 import { ProgressLine } from '../progress.js';
@@ -11,12 +12,11 @@ export function registerDu(program: Command): void {
   program
     .command('du')
     .description('show disk usage of the cache, like docker buildx du; safe on a root another process owns')
-    .option('--root <dir>', 'cache root', './.cachekit')
+    .addOption(rootOption())
     .option('--filter <filter>', 'containerd-style filter (repeatable: any may match)', collect, [])
     .option('--verbose', 'one block per record with every field')
-    .option('--format <format>', 'table or json', 'table')
+    .addOption(formatOption('table'))
     .action(async (opts: { root: string; filter: string[]; verbose?: boolean; format: string }) => {
-      if (opts.format !== 'table' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected table or json`);
       // Read-only: du must work while another process owns the root, and must never write to it.
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       const progress = new ProgressLine('sizing');

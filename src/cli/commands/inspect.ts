@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { formatOption, rootOption } from '../options.js';
 import { firstValueFrom } from 'rxjs';
 import { recordMachine } from '../../../machines/record.machine.js';
 import { openCacheManager, type CacheManager } from '../../cache/manager.js';
-import { drawMachine } from '../../diagram/index.js';
 import { formatSize } from '../units.js';
 import { ownerOf } from '../owner.js';
 
@@ -21,10 +21,9 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect [id]')
     .description('show records per state, or one record drawn on its statechart; safe on a root another process owns')
-    .option('--root <dir>', 'cache root', './.cachekit')
-    .option('--format <format>', 'text or json', 'text')
+    .addOption(rootOption())
+    .addOption(formatOption('text'))
     .action(async (id: string | undefined, opts: { root: string; format: string }) => {
-      if (opts.format !== 'text' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected text or json`);
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       try {
         const owner = ownerOf(opts.root);
@@ -39,6 +38,8 @@ export function registerInspect(program: Command): void {
         const view = cm.describe(id);
         const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
         if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
+        // The renderer is large; only this branch needs it.
+        const { drawMachine } = await import('../../diagram/index.js');
         const lines = [
           drawMachine(recordMachine, { highlight: view.state }).ascii,
           `record:      ${id}`,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatOption, rootOption } from '../options.js';
 import { openCacheManager } from '../../cache/manager.js';
 import { diskStats, type PruneInfo } from '../../cache/policy/index.js';
 import { formatSize, isDiskPercent, parseDuration, parseSize, resolveSize } from '../units.js';
@@ -39,7 +40,7 @@ export function registerPrune(program: Command): void {
   program
     .command('prune')
     .description('remove unreferenced cache records by BuildKit\'s policies')
-    .option('--root <dir>', 'cache root', './.cachekit')
+    .addOption(rootOption())
     .option('--all', 'also internal, frontend and shared records')
     .option('--filter <filter>', 'containerd-style filter (repeatable: any may match)', collect, [])
     .option('--keep-duration <duration>', 'keep records used within this long (e.g. 24h)')
@@ -47,9 +48,8 @@ export function registerPrune(program: Command): void {
     .option('--max-used-space <size>', 'prune until the cache is below this size')
     .option('--min-free-space <size>', 'prune until the disk has this much free')
     .option('--dry-run', 'show what would be removed, remove nothing')
-    .option('--format <format>', 'table or json', 'table')
+    .addOption(formatOption('table'))
     .action(async (flags: PruneFlags) => {
-      if (flags.format !== 'table' && flags.format !== 'json') throw new Error(`--format ${flags.format}: expected table or json`);
       const policy = await policyFrom(flags);
       const cm = await openCacheManager({ root: flags.root });
       const progress = new ProgressLine('pruning');

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatOption, rootOption } from '../options.js';
 import { MetadataStore } from '../../metadata/store.js';
 import type { RecordMeta } from '../../metadata/schema.js';
 import { join } from 'node:path';
@@ -36,11 +37,10 @@ export function registerWatch(program: Command): void {
   program
     .command('watch')
     .description('stream record changes of a cache as lines; safe on a root another process owns')
-    .option('--root <dir>', 'cache root', './.cachekit')
-    .option('--format <format>', 'text or json', 'text')
+    .addOption(rootOption())
+    .addOption(formatOption('text'))
     .option('--interval <ms>', 'how often to read the metadata', '250')
     .action(async (opts: { root: string; format: string; interval: string }) => {
-      if (opts.format !== 'text' && opts.format !== 'json') throw new Error(`--format ${opts.format}: expected text or json`);
       const interval = Number(opts.interval);
       if (!Number.isInteger(interval) || interval < 10) throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
       const store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: true });
