@@ -4,9 +4,9 @@ import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter, Usage } from '../snapshot/types.js';
 import { CacheError, isCacheError } from './errors.js';
 import { mountRecord } from './mounts.js';
-import { openSnapshotter } from './open-snapshotter.js';
+import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
-import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions, type ResolvedOpenOptions } from './options.js';
+import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions } from './options.js';
 import { loadRecords, reconcile, type ReconcileReport } from './reconcile.js';
 import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata, type RefHost } from './refs.js';
 import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
@@ -18,8 +18,8 @@ import type { UsageInfo } from './usage.js';
 import { diskUsage$, sizeKey, type DiskUsageOptions } from './disk-usage.js';
 import { SizeService } from '../size/size-service.js';
 import { GcScheduler } from './gc.js';
-import { isPolicyError, parsePruneFilters, parsePruneInfo, type PruneInfo } from './policy/index.js';
-import { prune$, type PrunedRecord } from './prune.js';
+import type { PruneInfo } from './policy/index.js';
+import { prune$, validatePolicies, type PrunedRecord } from './prune.js';
 import type { RecordState } from '../../machines/record.machine.js';
 
 export interface CacheManagerOptions extends OpenOptions {
@@ -360,35 +360,6 @@ export class CacheManager implements RefHost {
   private ensureWritable(op: string): void {
     this.ensureOpen(op);
     if (this.readOnly) throw new CacheError('INVALID', `${op}: the cache at ${this.root} is open read-only`);
-  }
-}
-
-const SNAPSHOTTER_SETTING = 'snapshotter';
-
-/** The root keeps the kind it was created with; opening it as another kind would hide every record. */
-async function snapshotterKind(store: MetadataStore, root: string, requested: ResolvedOpenOptions['snapshotter']): Promise<'native' | 'overlay' | 'custom'> {
-  const stored = store.setting(SNAPSHOTTER_SETTING);
-  const wanted = requested === undefined ? undefined : typeof requested === 'string' ? requested : 'custom';
-  if (stored !== undefined && stored !== 'native' && stored !== 'overlay' && stored !== 'custom')
-    throw new CacheError('INVALID', `cache root ${root}: stored snapshotter kind ${JSON.stringify(stored)} is not native, overlay or custom`);
-  if (stored !== undefined && wanted !== undefined && stored !== wanted)
-    throw new CacheError('INVALID', `cache root ${root} was created with the ${stored} snapshotter; it cannot be opened with ${wanted}`);
-  const kind = wanted ?? (stored as 'native' | 'overlay' | 'custom' | undefined) ?? 'native';
-  if (kind === 'custom' && typeof requested !== 'object') throw new CacheError('INVALID', `cache root ${root} uses a custom snapshotter; pass it as the snapshotter option`);
-  if (stored === undefined && !store.readOnly) await store.putSetting(SNAPSHOTTER_SETTING, kind);
-  return kind;
-}
-
-function validatePolicies(policies: readonly PruneInfo[], what: string): PruneInfo[] {
-  try {
-    return policies.map((p) => {
-      const policy = parsePruneInfo(p);
-      parsePruneFilters(policy.filter ?? []);
-      return policy;
-    });
-  } catch (err) {
-    if (isPolicyError(err)) throw new CacheError('INVALID', `invalid ${what}: ${err.message}`, { cause: err });
-    throw err;
   }
 }
 

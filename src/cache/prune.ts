@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
-import { diskStats, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule, type RecordSummary } from './policy/index.js';
+import { diskStats, isPolicyError, parsePruneFilters, parsePruneInfo, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule, type RecordSummary } from './policy/index.js';
 import { needsDiskStats } from './policy/keep-bytes.js';
-import { isCacheError } from './errors.js';
+import { CacheError, isCacheError } from './errors.js';
 import type { UsageInfo } from './usage.js';
 
 /** A record a prune removed (or, in a dry run, would remove), with the rule that sent it. */
@@ -81,3 +81,18 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
     };
   });
 }
+
+/** Checks policies (filters included) up front, as one CacheError INVALID naming each problem. */
+export function validatePolicies(policies: readonly PruneInfo[], what: string): PruneInfo[] {
+  try {
+    return policies.map((p) => {
+      const policy = parsePruneInfo(p);
+      parsePruneFilters(policy.filter ?? []);
+      return policy;
+    });
+  } catch (err) {
+    if (isPolicyError(err)) throw new CacheError('INVALID', `invalid ${what}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
