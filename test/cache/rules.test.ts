@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCacheError } from '../../src/index.js';
+import { isCacheError, openCacheManager } from '../../src/index.js';
 import { cacheFixture, SNAPSHOTTERS } from './helpers.js';
 
 async function expectCode(promise: Promise<unknown> | (() => unknown), code: string) {
@@ -211,3 +211,14 @@ for (const { kind, skip } of SNAPSHOTTERS) {
     });
   });
 }
+
+describe('opening', () => {
+  it('bad options give one INVALID error listing every problem', async () => {
+    const err = await openCacheManager({ root: '', snapshotter: 'zfs', bogus: 1 } as never).catch((e: unknown) => e);
+    expect(isCacheError(err, 'INVALID')).toBe(true);
+    const message = (err as Error).message;
+    expect(message).toMatch(/root/);
+    expect(message).toMatch(/snapshotter/);
+    expect(message).toMatch(/bogus/);
+  });
+});
