@@ -37,7 +37,7 @@ export interface DiskUsageDeps {
 }
 
 /** Records examined per turn of the event loop while scanning for known sizes. */
-const SCAN_CHUNK = 2000;
+const SCAN_CHUNK = 250;
 
 /** The key under which concurrent sizings of one record's current content share a walk. */
 export const sizeKey = (id: string, state: RecordState) => `${id}@${state.split('.')[0]}`;

@@ -215,6 +215,8 @@ export class SizeService {
               else running.delete(item.key);
             }),
           ),
+          // Only as many items subscribed as can run: subscribing a whole large batch at once blocks the loop.
+          this.gate.limit,
         ),
         mergeMap((event) => from<SizeEvent[]>([event, { type: 'progress', progress: event.progress }])),
         share(),
@@ -281,13 +283,21 @@ function measured$(source: Measured, started: () => void): Observable<Usage> {
   return new Observable<Usage>((subscriber) => {
     const controller = new AbortController();
     started();
+    // Results are handed over in a later turn: sources that answer from a cache resolve at once, and a
+    // batch of them chained through microtasks alone would keep the event loop from anything else.
+    let handOver: NodeJS.Immediate | undefined;
     source.measure(controller.signal).then(
       (usage) => {
-        subscriber.next(usage);
-        subscriber.complete();
+        handOver = setImmediate(() => {
+          subscriber.next(usage);
+          subscriber.complete();
+        });
       },
-      (error: unknown) => subscriber.error(error),
+      (error: unknown) => (handOver = setImmediate(() => subscriber.error(error))),
     );
-    return () => controller.abort();
+    return () => {
+      clearImmediate(handOver);
+      controller.abort();
+    };
   });
 }
