@@ -12,7 +12,7 @@ import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type Reco
 import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
 import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
-import { RecordObserver, type RecordsDelta, type RecordView } from './observe.js';
+import { RecordObserver, viewFilter, type RecordsDelta, type RecordView } from './observe.js';
 import type { TransitionReport } from './record-table.js';
 import type { UsageInfo } from './usage.js';
 import { diskUsage$, sizeKey, type DiskUsageOptions } from './disk-usage.js';
@@ -220,9 +220,10 @@ export class CacheManager implements RefHost {
   }
 
   /** The whole cache as a live view: one snapshot, then upserts and removals. */
-  records$(options: { filter?: (view: RecordView) => boolean } = {}): Observable<RecordsDelta> {
+  records$(options: { filter?: string[] | ((view: RecordView) => boolean) } = {}): Observable<RecordsDelta> {
     this.ensureOpen('records$');
-    return this.observer.records$(options.filter);
+    const { filter } = options;
+    return this.observer.records$(typeof filter === 'function' || filter === undefined ? filter : viewFilter(filter));
   }
 
   /** The last transitions of a record used since open (at most 32), oldest first. */

@@ -2,6 +2,39 @@ import { Observable } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
 import type { RecordTable, TransitionReport } from './record-table.js';
 import type { RecordMetadata } from './refs.js';
+import { isFilterSyntaxError, matchFilter, parseFilters } from '../snapshot/filters.js';
+import { CacheError } from './errors.js';
+
+/** Fields a records$ filter may name, in containerd's syntax. */
+export const VIEW_FILTER_FIELDS = ['id', 'state', 'parent', 'description', 'type'] as const;
+
+/** A predicate over record views from containerd-syntax filters; INVALID naming the bad part. */
+export function viewFilter(filters: readonly string[]): (view: RecordView) => boolean {
+  let expr: ReturnType<typeof parseFilters>;
+  try {
+    expr = parseFilters(filters, { allowedFields: VIEW_FILTER_FIELDS });
+  } catch (err) {
+    if (isFilterSyntaxError(err)) throw new CacheError('INVALID', `records$ filter ${JSON.stringify(err.filter)}: ${err.reason} at offset ${err.position}`);
+    throw err;
+  }
+  return (view) =>
+    matchFilter(expr, ([field]) => {
+      switch (field) {
+        case 'id':
+          return view.id;
+        case 'state':
+          return view.state;
+        case 'parent':
+          return view.parent;
+        case 'description':
+          return view.metadata.description;
+        case 'type':
+          return view.metadata.recordType;
+        default:
+          return undefined;
+      }
+    });
+}
 
 /** One record as the manager sees it now. */
 export interface RecordView {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { CacheEventSchema, isCacheError, openCacheManager, type CacheEvent, type CacheManager, type RecordView, type RecordsDelta } from '../../src/index.js';
@@ -84,6 +84,15 @@ describe('observable state', () => {
     expect(deltas.some((d) => d.type === 'upsert' && d.record.id === second.id)).toBe(true);
     expect(deltas).toContainEqual({ type: 'remove', id: second.id });
     expect(deltas.at(-1)).toEqual({ type: 'upsert', record: expect.objectContaining({ id: first.id, state: 'frozen.released' }) });
+  });
+
+  it('records$ takes containerd-syntax filters and rejects bad ones', async () => {
+    const cm = await fx.open();
+    const kept = await (await cm.new(null, { retain: true, description: 'keep' })).commit();
+    await (await cm.new(null, { retain: true, description: 'other' })).commit();
+    const first = await firstValueFrom(cm.records$({ filter: ['state~=^frozen,description==keep'] }));
+    expect(first).toEqual({ type: 'snapshot', records: [expect.objectContaining({ id: kept.id })] });
+    expect(() => cm.records$({ filter: ['colour==red'] })).toThrow(/colour/);
   });
 
   it('history keeps the last transitions of a used record, bounded', async () => {
