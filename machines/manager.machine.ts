@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { fromPromise, setup } from 'xstate';
 
 /**
  * The supervisor: every manager operation arrives here as an event and is
@@ -31,11 +31,8 @@ export type OperationEvent =
 
 export type ManagerEvent = OperationEvent | { type: 'CLOSE' };
 
-export interface ManagerContext {
-  /** Operations decided whose I/O or durable write has not finished. */
-  inFlight: number;
-  decided: number;
-}
+/** Operations in flight are the engine's to track: counting them here would cost a macrostep each. */
+export type ManagerContext = Record<string, never>;
 
 const pendingIo = fromPromise<void>(async () => {
   throw new Error('manager machine used without engine-provided actors');
@@ -43,10 +40,7 @@ const pendingIo = fromPromise<void>(async () => {
 
 const OPERATIONS = ['GET', 'GET_MUTABLE', 'NEW', 'COMMIT', 'FINALIZE', 'CLONE', 'RELEASE', 'REMOVE'] as const;
 
-const decideAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: ['decide', 'countDecision'] }])) as Record<
-  (typeof OPERATIONS)[number],
-  { actions: ['decide', 'countDecision'] }
->;
+const decideAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'decide' }])) as Record<(typeof OPERATIONS)[number], { actions: 'decide' }>;
 const rejectAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'rejectClosed' }])) as Record<
   (typeof OPERATIONS)[number],
   { actions: 'rejectClosed' }
@@ -55,7 +49,7 @@ const rejectAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'rej
 export const managerMachine = setup({
   types: {
     context: {} as ManagerContext,
-    events: {} as ManagerEvent | { type: 'OP_SETTLED' },
+    events: {} as ManagerEvent,
   },
   actors: {
     reconcile: pendingIo,
@@ -66,14 +60,11 @@ export const managerMachine = setup({
     decide: () => {},
     /** Engine-provided: answers an operation with CLOSED. */
     rejectClosed: () => {},
-    countDecision: assign(({ context }) => ({ decided: context.decided + 1, inFlight: context.inFlight + 1 })),
-    settle: assign(({ context }) => ({ inFlight: Math.max(0, context.inFlight - 1) })),
   },
 }).createMachine({
   id: 'manager',
-  context: { inFlight: 0, decided: 0 },
+  context: {},
   initial: 'opening',
-  on: { OP_SETTLED: { actions: 'settle' } },
   states: {
     opening: {
       description: 'Reconciles metadata with the snapshotter before taking operations.',

@@ -89,7 +89,7 @@ export class Supervisor {
   }
 
   get queueDepth(): number {
-    return this.actor.getSnapshot().context.inFlight;
+    return this.inFlight.size;
   }
 
   /** Sends an operation and resolves with the decision's outcome. */
@@ -136,7 +136,6 @@ export class Supervisor {
     const started = performance.now();
     const id = 'id' in event ? event.id : undefined;
     const settle = (error?: unknown) => {
-      this.actor.send({ type: 'OP_SETTLED' });
       const report = this.deps.onOperation;
       if (!report) return;
       const code = error instanceof CacheError ? error.code : undefined;
