@@ -1,5 +1,5 @@
 import { recordMachine } from '../../machines/record.machine.js';
-import { drawMachine } from '../diagram/index.js';
+import { machineToMermaid, renderSvg } from '../diagram/index.js';
 
 export interface RecordDiagramOptions {
   /** Leaf state → records in it; states with no records are left unnumbered. */
@@ -36,10 +36,14 @@ export class RecordDiagrams {
       this.cache.set(key, hit);
       return hit;
     }
-    const { svg } = drawMachine(recordMachine, {
+    // Flat, left to right: about 1700×600, readable across a page; the nested top-down drawing is 1340×1860.
+    const mermaid = machineToMermaid(recordMachine, {
+      layout: 'flat',
+      direction: 'LR',
       counts,
       ...(options.highlight === undefined ? {} : { highlight: options.highlight }),
     });
+    const svg = renderSvg(mermaid);
     const clean = stripExternalImports(svg);
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, clean);

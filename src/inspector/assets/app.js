@@ -203,7 +203,7 @@
   const MAX_EVENTS = 80;
   function describeEvent(e) {
     switch (e.type) {
-      case 'record.transition': return `${e.from} → ${e.to}  (${e.event})`;
+      case 'record.transition': return `${e.from} → ${e.to} (${e.event})`;
       case 'record.created': return e.parent ? `created on ${e.parent}` : 'created';
       case 'record.removed': return `removed: ${e.reason}`;
       case 'op': return `${e.op} ${e.outcome}${e.code ? ` ${e.code}` : ''} in ${e.ms.toFixed(1)} ms`;
@@ -214,7 +214,11 @@
   }
   function showEvents(events) {
     const list = $('events');
-    const items = events.map((e) => el('li', {}, el('time', { textContent: formatTime(e.at) }), el('span', { className: 'etype', textContent: e.type }), el('span', { className: 'mono', textContent: e.id ?? '' }), el('span', { textContent: describeEvent(e) })));
+    const items = events.map((e) => {
+      const item = el('li', { title: `${e.type} ${e.id ?? ''}` }, el('time', { textContent: formatTime(e.at) }), el('span', { className: 'etype', textContent: e.type.replace('record.', '') }), el('span', { className: 'mono', textContent: e.id ?? '' }), el('span', { textContent: describeEvent(e) }));
+      item.dataset.id = e.id ?? '';
+      return item;
+    });
     list.prepend(...items.reverse());
     while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
   }
