@@ -54,15 +54,12 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     for (const dir of [root, profile]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  // Predicates are page-side source text: the project's tsconfig has no DOM types.
+  const shown = (predicate: string) => page.waitForFunction(predicate, { timeout: SHOWN_WITHIN });
+  const q = JSON.stringify;
   const rowState = (id: string, state: string) =>
-    page.waitForFunction(
-      (rid, s) => document.querySelector(`.vt-row[data-id="${rid}"]:not([hidden]) .c-state`)?.textContent === s,
-      { timeout: SHOWN_WITHIN },
-      id,
-      state,
-    );
-  const detailState = (state: string) =>
-    page.waitForFunction((s) => document.getElementById('detail-body')?.dataset.state === s, { timeout: SHOWN_WITHIN }, state);
+    shown(`document.querySelector(${q(`.vt-row[data-id="${id}"]:not([hidden]) .c-state`)})?.textContent === ${q(state)}`);
+  const detailState = (state: string) => shown(`document.getElementById('detail-body')?.dataset.state === ${q(state)}`);
 
   it('refuses the page and its assets without the token', async () => {
     const bare = new URL(server.url);
@@ -79,7 +76,7 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     page.on('requestfailed', (req) => errors.push(`request failed: ${req.url()}`));
     const res = await page.goto(server.url);
     expect(res?.status()).toBe(200);
-    await page.waitForFunction(() => document.getElementById('conn')?.dataset.state === 'live', { timeout: 5000 });
+    await page.waitForFunction(`document.getElementById('conn')?.dataset.state === 'live'`, { timeout: 5000 });
 
     const mut = await cm.new(null, { description: 'followed by the browser test' });
     await rowState(mut.id, 'mutable.held');
@@ -93,24 +90,17 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     await ref.finalize();
     await rowState(ref.id, 'committed.held');
     await detailState('committed.held');
-    await page.waitForFunction(() => !!document.querySelector('#detail-svg g.node.current[data-id="committed_held"]'), { timeout: SHOWN_WITHIN });
+    await shown(`!!document.querySelector('#detail-svg g.node.current[data-id="committed_held"]')`);
 
     await ref.release();
     await rowState(ref.id, 'committed.released');
-    await page.waitForFunction(
-      () => document.querySelector('.chip[data-state="committed.released"] b')?.textContent === '1',
-      { timeout: SHOWN_WITHIN },
-    );
+    await shown(`document.querySelector('.chip[data-state="committed.released"] b')?.textContent === '1'`);
 
     const pruned = await lastValueFrom(cm.prune({ all: true }).pipe(toArray()));
     expect(pruned.map((p) => p.id)).toEqual([ref.id]);
-    await page.waitForFunction((rid) => !document.querySelector(`.vt-row[data-id="${rid}"]:not([hidden])`), { timeout: SHOWN_WITHIN }, ref.id);
+    await shown(`!document.querySelector(${q(`.vt-row[data-id="${ref.id}"]:not([hidden])`)})`);
     await detailState('removed');
-    await page.waitForFunction(
-      (rid) => [...document.querySelectorAll('#events li')].some((li) => li.textContent?.includes(rid) && li.textContent.includes('removed')),
-      { timeout: SHOWN_WITHIN },
-      ref.id,
-    );
+    await shown(`[...document.querySelectorAll('#events li')].some((li) => li.textContent.includes(${q(ref.id)}) && li.textContent.includes('removed'))`);
     expect(errors).toEqual([]);
   });
 
@@ -135,7 +125,7 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     }
     await page.click(`.vt-row[data-id="${base.id}"]`);
     await detailState('committed.held');
-    await page.waitForFunction(() => document.querySelectorAll('#history tr').length >= 4, { timeout: 5000 });
+    await page.waitForFunction(`document.querySelectorAll('#history tr').length >= 4`, { timeout: 5000 });
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
