@@ -1,5 +1,5 @@
-import type { RecordsDelta } from '../cache/observe.js';
-import { toRow, type RecordRow } from './rows.js';
+import type { RowDelta } from './mirror.js';
+import type { RecordRow } from './rows.js';
 
 /** What one flush sends: the latest row of every record changed since the last flush, and the ids removed. */
 export interface CoalescedDeltas {
@@ -8,7 +8,7 @@ export interface CoalescedDeltas {
 }
 
 /**
- * Buffers record deltas by id between flushes, so a record that changes fifty
+ * Buffers row changes by id between flushes, so a record that changes fifty
  * times in 100 ms costs the page one row, and a slow client holds at most one
  * pending entry per record however long it lags.
  */
@@ -16,16 +16,11 @@ export class DeltaCoalescer {
   /** id → latest row, or null when the last thing that happened to it was removal. */
   private readonly pending = new Map<string, RecordRow | null>();
 
-  add(delta: Exclude<RecordsDelta, { type: 'snapshot' }>): void {
-    if (delta.type === 'upsert') {
-      const row = toRow(delta.record);
-      // Delete first so the map's order is the order of last change.
-      this.pending.delete(row[0]);
-      this.pending.set(row[0], row);
-    } else {
-      this.pending.delete(delta.id);
-      this.pending.set(delta.id, null);
-    }
+  add(delta: RowDelta): void {
+    const id = delta.type === 'upsert' ? delta.row[0] : delta.id;
+    // Delete first so the map's order is the order of last change.
+    this.pending.delete(id);
+    this.pending.set(id, delta.type === 'upsert' ? delta.row : null);
   }
 
   get size(): number {

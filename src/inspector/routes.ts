@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { CacheManager } from '../cache/manager.js';
 import { isCacheError } from '../cache/errors.js';
 import type { Asset } from './assets.js';
 import type { RecordDiagrams } from './diagram.js';
-import { toRow, type RecordRow } from './rows.js';
+import type { RecordMirror } from './mirror.js';
+import type { RecordRow } from './rows.js';
 import { openEventStream } from './sse.js';
 import type { InspectorStatus } from './status.js';
 import type { TransitionReport } from '../cache/record-table.js';
@@ -29,6 +30,7 @@ export interface RouteContext {
   html: string;
   assets: ReadonlyMap<string, Asset>;
   diagrams: RecordDiagrams;
+  mirror: RecordMirror;
   status$: Observable<InspectorStatus>;
   /** Registers an open event stream so closing the server can end it. */
   track(end: () => void): void;
@@ -52,14 +54,14 @@ function intParam(url: URL, name: string, fallback: number): number | undefined 
 }
 
 /** Serves one authenticated GET. Every handler only reads the manager. */
-export function route(ctx: RouteContext, url: URL, req: IncomingMessage, res: ServerResponse): void {
+export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
   const { cm } = ctx;
   switch (url.pathname) {
     case '/':
     case '/index.html':
       return sendText(res, 200, ctx.html, 'text/html; charset=utf-8');
     case '/api/stream': {
-      const end = openEventStream(cm, ctx.status$, req, res);
+      const end = openEventStream(cm, ctx.mirror, ctx.status$, res);
       ctx.track(end);
       res.on('close', () => ctx.untrack(end));
       return;
@@ -73,16 +75,8 @@ export function route(ctx: RouteContext, url: URL, req: IncomingMessage, res: Se
       const limit = intParam(url, 'limit', 100);
       if (offset === undefined || limit === undefined || limit > MAX_PAGE)
         return sendText(res, 400, `records page: offset and limit must be integers, limit at most ${MAX_PAGE}`);
-      const rows: RecordRow[] = [];
-      let total = 0;
-      // records$ emits its snapshot synchronously on subscribe; take it and let go.
-      cm.records$()
-        .subscribe((d) => {
-          if (d.type !== 'snapshot') return;
-          total = d.records.length;
-          for (const v of d.records.slice(offset, offset + limit)) rows.push(toRow(v));
-        })
-        .unsubscribe();
+      const rows = ctx.mirror.page(offset, limit);
+      const total = ctx.mirror.size;
       return sendJson(res, 200, { total, offset, rows } satisfies RecordsPage);
     }
     case '/api/record': {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { CacheManager } from '../cache/manager.js';
 import { loadAssets, pageHtml } from './assets.js';
 import { RecordDiagrams } from './diagram.js';
+import { RecordMirror } from './mirror.js';
 import { route, type RouteContext } from './routes.js';
 import { statusFeed } from './status.js';
 
@@ -79,6 +80,7 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
     html: pageHtml(token),
     assets: loadAssets(),
     diagrams: new RecordDiagrams(),
+    mirror: new RecordMirror(cm),
     status$: statusFeed(cm),
     track: (end) => streams.add(end),
     untrack: (end) => streams.delete(end),
@@ -90,7 +92,7 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
     if (!tokenMatches(url.searchParams.get('token'), token)) return refuse(res, 401, 'missing or wrong token');
     if (req.method !== 'GET') return refuse(res, 405, `${req.method ?? 'this method'} not allowed: the inspector is read-only`, { allow: 'GET' });
     try {
-      route(ctx, url, req, res);
+      route(ctx, url, res);
     } catch (err) {
       if (!res.headersSent) refuse(res, 500, err instanceof Error ? err.message : String(err));
       else res.destroy();
@@ -115,6 +117,7 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
       closing ??= new Promise<void>((resolve, reject) => {
         for (const end of streams) end();
         streams.clear();
+        ctx.mirror.stop();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       });

@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { CacheManager } from '../cache/manager.js';
 import type { CacheEvent } from '../cache/events.js';
 import { DeltaCoalescer } from './coalescer.js';
-import { toRow } from './rows.js';
+import type { RecordMirror } from './mirror.js';
 import type { InspectorStatus } from './status.js';
 
 export interface StreamOptions {
@@ -28,8 +28,8 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = { flushMs: 100, snapshotChu
  */
 export function openEventStream(
   cm: CacheManager,
+  mirror: RecordMirror,
   status$: Observable<InspectorStatus>,
-  req: IncomingMessage,
   res: ServerResponse,
   options: StreamOptions = DEFAULT_STREAM_OPTIONS,
 ): () => void {
@@ -46,28 +46,39 @@ export function openEventStream(
   let events: CacheEvent[] = [];
   let status: InspectorStatus | undefined;
   const subs: Subscription[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    for (const t of timers) clearInterval(t);
+    for (const s of subs) s.unsubscribe();
+    res.end();
+  };
+  // The response's close, not the request's: a GET's request side is done as soon as it is read.
+  res.on('close', end);
 
+  const rows = mirror.snapshot();
+  const chunk = options.snapshotChunk;
+  for (let start = 0; start === 0 || start < rows.length; start += chunk) {
+    send('snapshot', { rows: rows.slice(start, start + chunk), first: start === 0, last: start + chunk >= rows.length, total: rows.length });
+  }
+  // A failing source ends this page's stream; the page reconnects and starts from a new snapshot.
+  subs.push(mirror.deltas$.subscribe({ next: (d) => coalescer.add(d), error: end, complete: end }));
   subs.push(
-    cm.records$().subscribe((delta) => {
-      if (delta.type !== 'snapshot') {
-        coalescer.add(delta);
-        return;
-      }
-      const total = delta.records.length;
-      const chunk = options.snapshotChunk;
-      for (let start = 0; start === 0 || start < total; start += chunk) {
-        const rows = delta.records.slice(start, start + chunk).map(toRow);
-        send('snapshot', { rows, first: start === 0, last: start + chunk >= total, total });
-      }
+    cm.events$.subscribe({
+      next: (e) => {
+        events.push(e);
+        if (events.length > options.recentEvents * 2) events = events.slice(-options.recentEvents);
+      },
+      error: end,
     }),
   );
-  subs.push(
-    cm.events$.subscribe((e) => {
-      events.push(e);
-      if (events.length > options.recentEvents * 2) events = events.slice(-options.recentEvents);
-    }),
-  );
-  subs.push(status$.subscribe((s) => (status = s)));
+  subs.push(status$.subscribe({ next: (s) => (status = s), error: end }));
+  if (ended) {
+    for (const s of subs) s.unsubscribe();
+    return end;
+  }
 
   const flush = () => {
     if (res.writableNeedDrain) return;
@@ -80,19 +91,7 @@ export function openEventStream(
     status = undefined;
     if (Object.keys(update).length) send('update', update);
   };
-  const flushTimer = setInterval(flush, options.flushMs);
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs);
-
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    clearInterval(flushTimer);
-    clearInterval(keepAlive);
-    for (const s of subs) s.unsubscribe();
-    res.end();
-  };
-  req.on('close', end);
-  res.on('close', end);
+  timers.push(setInterval(flush, options.flushMs));
+  timers.push(setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs));
   return end;
 }

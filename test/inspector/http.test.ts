@@ -1,7 +1,7 @@
 import { describe, expect, it, afterEach } from 'vitest';
 import { InspectorOptionError, serveInspector, DeltaCoalescer, type InspectorServer, type RecordDetail } from '../../src/inspector/index.js';
 import type { RecordRow } from '../../src/inspector/rows.js';
-import type { CacheManager, RecordView } from '../../src/index.js';
+import type { CacheManager } from '../../src/index.js';
 import { cacheFixture } from '../cache/helpers.js';
 import { openSse, type SseReader } from './sse-client.js';
 
@@ -116,6 +116,12 @@ describe('inspector HTTP', () => {
     await sse.waitFor((m) => m.event === 'update' && !!(m.data as UpdateData).records?.removes.includes(second.id));
     const status = await sse.waitFor((m) => m.event === 'update' && 'status' in (m.data as object));
     expect((status.data as { status: { status: string } }).status.status).toBeTypeOf('string');
+
+    // A page connecting later starts from the table as it is now.
+    const late = await openSse(at(server, '/api/stream'));
+    readers.push(late);
+    const lateSnap = (await late.waitFor((m) => m.event === 'snapshot')).data as { rows: RecordRow[] };
+    expect(lateSnap.rows.map((r) => [r[0], r[1]])).toEqual([[first.id, 'frozen.released']]);
   });
 
   it('sends large snapshots in chunks the page can draw one at a time', async () => {
@@ -182,24 +188,16 @@ describe('inspector HTTP', () => {
 });
 
 describe('DeltaCoalescer', () => {
-  const view = (id: string, state: RecordView['state']): RecordView => ({
-    id,
-    state,
-    refs: 0,
-    children: 0,
-    parent: undefined,
-    size: undefined,
-    metadata: { description: undefined, recordType: 'regular', createdAt: new Date(0), lastUsedAt: undefined, usageCount: 0, parent: undefined },
-  });
+  const row = (id: string, state: string): RecordRow => [id, state, 0, null, null, ''];
 
   it('keeps only the latest change of each record', () => {
     const c = new DeltaCoalescer();
     expect(c.drain()).toBeUndefined();
-    for (const state of ['mutable.held', 'frozen.held', 'frozen.released'] as const) c.add({ type: 'upsert', record: view('a', state) });
-    c.add({ type: 'upsert', record: view('b', 'mutable.held') });
+    for (const state of ['mutable.held', 'frozen.held', 'frozen.released']) c.add({ type: 'upsert', row: row('a', state) });
+    c.add({ type: 'upsert', row: row('b', 'mutable.held') });
     c.add({ type: 'remove', id: 'b' });
     c.add({ type: 'remove', id: 'c' });
-    c.add({ type: 'upsert', record: view('c', 'mutable.held') });
+    c.add({ type: 'upsert', row: row('c', 'mutable.held') });
     expect(c.size).toBe(3);
     const out = c.drain()!;
     expect(out.upserts.map((r) => [r[0], r[1]])).toEqual([
