@@ -9,14 +9,30 @@ import type { InspectorStatus } from './status.js';
 export interface StreamOptions {
   /** Delay between flushes: the page gets at most one update message per period. */
   flushMs: number;
-  /** Rows per snapshot message, so the page can draw its first screen before the rest arrives. */
+  /** Rows in the first snapshot message: a screenful, so the page draws it before the rest arrives. */
+  firstChunk: number;
+  /** Rows per later snapshot message. */
   snapshotChunk: number;
   /** Most recent events kept for the activity log between flushes. */
   recentEvents: number;
   keepAliveMs: number;
 }
 
-export const DEFAULT_STREAM_OPTIONS: StreamOptions = { flushMs: 100, snapshotChunk: 5000, recentEvents: 50, keepAliveMs: 15_000 };
+export const DEFAULT_STREAM_OPTIONS: StreamOptions = { flushMs: 100, firstChunk: 200, snapshotChunk: 10_000, recentEvents: 50, keepAliveMs: 15_000 };
+
+/** The next turn of the event loop, or, when the socket is full, the moment it drains or closes. */
+function nextTurn(res: ServerResponse): Promise<void> {
+  if (!res.writableNeedDrain) return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 /**
  * One page's Server-Sent Events stream:
@@ -58,11 +74,23 @@ export function openEventStream(
   // The response's close, not the request's: a GET's request side is done as soon as it is read.
   res.on('close', end);
 
+  // The snapshot goes out a chunk per turn of the event loop, waiting for the socket to drain, so a
+  // 100k-row page load neither stalls the manager nor piles megabytes into memory. Changes meanwhile
+  // coalesce and are sent after the last chunk, so the page never applies an older row over a newer one.
+  let snapshotDone = false;
   const rows = mirror.snapshot();
-  const chunk = options.snapshotChunk;
-  for (let start = 0; start === 0 || start < rows.length; start += chunk) {
-    send('snapshot', { rows: rows.slice(start, start + chunk), first: start === 0, last: start + chunk >= rows.length, total: rows.length });
-  }
+  const sendSnapshot = async () => {
+    let start = 0;
+    do {
+      const size = start === 0 ? options.firstChunk : options.snapshotChunk;
+      const last = start + size >= rows.length;
+      send('snapshot', { rows: rows.slice(start, start + size), first: start === 0, last, total: rows.length });
+      start += size;
+      if (last || ended) break;
+      await nextTurn(res);
+    } while (!ended);
+    snapshotDone = true;
+  };
   // A failing source ends this page's stream; the page reconnects and starts from a new snapshot.
   subs.push(mirror.deltas$.subscribe({ next: (d) => coalescer.add(d), error: end, complete: end }));
   subs.push(
@@ -81,7 +109,7 @@ export function openEventStream(
   }
 
   const flush = () => {
-    if (res.writableNeedDrain) return;
+    if (!snapshotDone || res.writableNeedDrain) return;
     const records = coalescer.drain();
     const update: Record<string, unknown> = {};
     if (records) update.records = records;
@@ -91,6 +119,7 @@ export function openEventStream(
     status = undefined;
     if (Object.keys(update).length) send('update', update);
   };
+  void sendSnapshot();
   timers.push(setInterval(flush, options.flushMs));
   timers.push(setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs));
   return end;

@@ -126,18 +126,24 @@ describe('inspector HTTP', () => {
 
   it('sends large snapshots in chunks the page can draw one at a time', async () => {
     const cm = await fx.open();
-    for (let i = 0; i < 12; i++) await (await cm.new(null, { retain: true })).release();
+    // More than the first chunk (a screenful, 200 rows), so the snapshot comes in two messages.
+    for (let i = 0; i < 250; i++) await (await cm.new(null, { retain: true })).release();
     const server = await serveInspector(cm, {});
     servers.push(server);
     const sse = await openSse(at(server, '/api/stream'));
     readers.push(sse);
     await sse.waitFor((m) => m.event === 'snapshot' && (m.data as { last: boolean }).last);
     const rows = sse.messages.filter((m) => m.event === 'snapshot').flatMap((m) => (m.data as { rows: RecordRow[] }).rows);
-    expect(rows).toHaveLength(12);
+    const chunks = sse.messages.filter((m) => m.event === 'snapshot').map((m) => m.data as { first: boolean; last: boolean; total: number });
+    expect(chunks.map((c) => [c.first, c.last, c.total])).toEqual([
+      [true, false, 250],
+      [false, true, 250],
+    ]);
+    expect(rows).toHaveLength(250);
     expect(new Set(rows.map((r) => r[1]))).toEqual(new Set(['mutable.idle']));
     const page = (await (await fetch(at(server, '/api/records', server.token, { offset: '10', limit: '5' }))).json()) as { total: number; rows: RecordRow[] };
-    expect(page.total).toBe(12);
-    expect(page.rows.map((r) => r[0])).toEqual(rows.slice(10).map((r) => r[0]));
+    expect(page.total).toBe(250);
+    expect(page.rows.map((r) => r[0])).toEqual(rows.slice(10, 15).map((r) => r[0]));
     expect((await fetch(at(server, '/api/records', server.token, { limit: 'lots' }))).status).toBe(400);
   });
 

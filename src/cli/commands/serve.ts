@@ -25,6 +25,8 @@ export function registerServe(program: Command): void {
         await cm.close();
         throw err;
       }
+      if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
+        process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`);
       process.stdout.write(`cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {

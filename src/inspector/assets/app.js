@@ -52,15 +52,20 @@
     },
   });
 
-  // Rebuilding the filtered, sorted id list walks every record: done at most once per animation frame.
+  // Rebuilding the filtered, sorted id list walks every record: at most once per animation frame,
+  // and, when a rebuild is slow (sorting 100k rows), no more than a fifth of the time.
   let viewPending = false;
+  let lastBuild = { at: 0, ms: 0 };
   function scheduleView() {
     if (viewPending) return;
     viewPending = true;
-    requestAnimationFrame(() => {
+    const wait = Math.max(0, lastBuild.at + lastBuild.ms * 5 - performance.now());
+    setTimeout(() => requestAnimationFrame(() => {
       viewPending = false;
+      const t = performance.now();
       buildView();
-    });
+      lastBuild = { at: performance.now(), ms: performance.now() - t };
+    }), wait);
   }
   function buildView() {
     if (order.length > rows.size) order = order.filter((id) => rows.has(id));
@@ -234,7 +239,9 @@
       if (first) { rows.clear(); order = []; loaded = false; }
       for (const r of chunk) { rows.set(r[0], r); order.push(r[0]); }
       if (last) loaded = true;
-      scheduleView();
+      // The first chunk is a screenful: draw it now rather than after the rest of the snapshot.
+      if (first) buildView();
+      else scheduleView();
       if (last && selected) detailChanged();
     });
     source.addEventListener('update', (msg) => {
