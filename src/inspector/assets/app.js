@@ -242,6 +242,8 @@
       // The first chunk is a screenful: draw it now rather than after the rest of the snapshot.
       if (first) buildView();
       else scheduleView();
+      // The drawing costs a layout of its own: it waits until the table has been drawn.
+      if (last && !diagramRequested) { diagramRequested = true; loadDiagram(); }
       if (last && selected) detailChanged();
     });
     source.addEventListener('update', (msg) => {
@@ -264,7 +266,7 @@
     });
   }
 
-  loadDiagram();
+  let diagramRequested = false;
   buildView();
   connect();
 })();
