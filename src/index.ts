@@ -21,3 +21,6 @@ export { managerMachine, type ManagerEvent, type OperationEvent } from '../machi
 
 // Sizes.
 export * from './size/index.js';
+
+// The live inspector page: started with cm.serveInspector(), loaded on demand.
+export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/index.js';

@@ -4,6 +4,7 @@ import { registerDu } from './commands/du.js';
 import { registerPrune } from './commands/prune.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerWatch } from './commands/watch.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command()
   .name('cachekit')
@@ -15,6 +16,7 @@ registerDemo(program);
 registerPrune(program);
 registerInspect(program);
 registerWatch(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { openCacheManager } from '../../cache/manager.js';
+import { serveInspector } from '../../inspector/index.js';
+
+/** Parses --port: a whole number from 0 to 65535 (0 picks a free port). */
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new Error(`--port ${value}: expected a whole number from 0 to 65535`);
+  return Number(value);
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a live, read-only web view of the cache (loopback only unless --host says otherwise)')
+    .option('--root <dir>', 'cache root', './.cachekit')
+    .option('--port <n>', 'TCP port (0 picks a free one)', '0')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .action(async (opts: { root: string; port: string; host: string }) => {
+      const port = parsePort(opts.port);
+      const cm = await openCacheManager({ root: opts.root });
+      let inspector;
+      try {
+        inspector = await serveInspector(cm, { port, host: opts.host });
+      } catch (err) {
+        await cm.close();
+        throw err;
+      }
+      if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
+        process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`);
+      process.stdout.write(`cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await inspector.close();
+      await cm.close();
+    });
+}
