@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { untilInterrupted } from '../signals.js';
+import { rootOption } from '../options.js';
 import { openCacheManager } from '../../cache/manager.js';
 import { serveInspector } from '../../inspector/index.js';
 
@@ -12,7 +14,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve a live, read-only web view of the cache (loopback only unless --host says otherwise)')
-    .option('--root <dir>', 'cache root', './.cachekit')
+    .addOption(rootOption())
     .option('--port <n>', 'TCP port (0 picks a free one)', '0')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .action(async (opts: { root: string; port: string; host: string }) => {
@@ -28,15 +30,7 @@ export function registerServe(program: Command): void {
       if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
         process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`);
       process.stdout.write(`cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilInterrupted();
       await inspector.close();
       await cm.close();
     });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { untilInterrupted } from '../signals.js';
 import { formatOption, rootOption } from '../options.js';
 import { MetadataStore } from '../../metadata/store.js';
 import type { RecordMeta } from '../../metadata/schema.js';
@@ -54,19 +55,13 @@ export function registerWatch(program: Command): void {
               : `${new Date(c.at).toISOString()} ${c.type} ${c.id}${c.type === 'record.changed' ? ` ${c.from} -> ${c.to}` : c.type === 'record.created' ? ` ${c.state}` : ''}\n`,
         );
       print({ type: 'watch.started', records: last.size, at: Date.now() });
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          const now = readAll(store);
-          for (const change of diffStored(last, now, Date.now())) print(change);
-          last = now;
-        }, interval);
-        const stop = () => {
-          clearInterval(timer);
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      const timer = setInterval(() => {
+        const now = readAll(store);
+        for (const change of diffStored(last, now, Date.now())) print(change);
+        last = now;
+      }, interval);
+      await untilInterrupted();
+      clearInterval(timer);
       await store.close();
     });
 }
