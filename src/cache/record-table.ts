@@ -109,6 +109,11 @@ export class RecordTable {
     return [...this.live.keys(), ...this.dormant.keys()][Symbol.iterator]();
   }
 
+  /** Records with an actor: the only ones that can be held. */
+  liveIds(): IterableIterator<string> {
+    return this.live.keys();
+  }
+
   stateOf(id: string): RecordState | undefined {
     const live = this.live.get(id);
     if (live) return live.state;

@@ -24,10 +24,10 @@ export function heldDirectly(table: RecordTable, id: string): boolean {
   return (table.contextOf(id)?.refs ?? 0) > 0;
 }
 
-/** Ids in use: directly held ones and every ancestor of them. */
+/** Ids in use: directly held ones and every ancestor of them. Only live records can be held, so only they are visited. */
 export function inUseSet(table: RecordTable): Set<string> {
   const inUse = new Set<string>();
-  for (const id of table.ids()) {
+  for (const id of [...table.liveIds()]) {
     if (!heldDirectly(table, id)) continue;
     let cursor: string | undefined = id;
     while (cursor !== undefined && !inUse.has(cursor)) {
