@@ -55,6 +55,8 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
         const byId = new Map(usage.map((u) => [u.id, u]));
         const disk: DiskStats | undefined = needsDiskStats(policy) ? await diskStats(host.root) : undefined;
         const planner = new PrunePlanner({ records: usage.map(summaryOf), policy, now: Date.now(), ...(disk ? { disk } : {}) });
+        // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
+        await new Promise((resolve) => setImmediate(resolve));
         for (let decision = planner.next(); decision && !stopped; decision = planner.next()) {
           const info = byId.get(decision.id)!;
           if (!policy.dryRun) {

@@ -31,8 +31,11 @@ function denseRanks(values: number[]): Map<number, number> {
   return new Map(distinct.map((v, i) => [v, i + 2]));
 }
 
-function compareWithScores<T extends RecordSummary>(scores: Map<T, number>): (a: T, b: T) => number {
-  return (a, b) => scores.get(a)! - scores.get(b)! || breakTie(a, b);
+/** Records sorted by score, ties broken deterministically; sorting scored pairs avoids map lookups per comparison. */
+function sortByScore<T extends RecordSummary>(records: Iterable<T>, score: (r: T) => number): T[] {
+  const scored = [...records].map((record) => ({ record, score: score(record) }));
+  scored.sort((a, b) => a.score - b.score || breakTie(a.record, b.record));
+  return scored.map((s) => s.record);
 }
 
 function breakTie(a: RecordSummary, b: RecordSummary): number {
@@ -47,7 +50,7 @@ function breakTie(a: RecordSummary, b: RecordSummary): number {
 /** All records, first to evict first. */
 export function orderForEviction<T extends RecordSummary>(records: Iterable<T>): T[] {
   const scores = evictionScores(records);
-  return [...scores.keys()].sort(compareWithScores(scores));
+  return sortByScore(scores.keys(), (r) => scores.get(r)!);
 }
 
 /** A multiset of numbers that keeps its distinct values sorted, for dense ranks without re-sorting. */
@@ -142,10 +145,7 @@ export class EvictionQueue<T extends RecordSummary> {
 
   /** Every member, first to evict first (what a dry run would show). */
   ordered(): T[] {
-    const score = this.scorer();
-    const scores = new Map<T, number>();
-    for (const r of this.members) scores.set(r, score(r));
-    return [...this.members].sort(compareWithScores(scores));
+    return sortByScore(this.members, this.scorer());
   }
 
   private scorer(): (r: T) => number {
