@@ -33,6 +33,7 @@ describe('CLI on a root a live process owns', () => {
     expect(drawn).toContain('[current]');
     expect(drawn).toContain(`record:      ${base.id}`);
     expect(drawn).toContain('state:       committed.released');
+    expect(drawn).toMatch(/next: .*ACQUIRE -> committed\.held/);
     expect(drawn).toContain(`children:    ${held.id}`);
 
     const watcher = spawn('node', [BIN, 'watch', '--root', root, '--format', 'json', '--interval', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });

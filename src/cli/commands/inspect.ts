@@ -39,11 +39,15 @@ export function registerInspect(program: Command): void {
         const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
         if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
         // The renderer is large; only this branch needs it.
-        const { drawMachine } = await import('../../diagram/index.js');
+        const { drawMachine, flattenEdges, readMachine } = await import('../../diagram/index.js');
+        const next = flattenEdges(readMachine(recordMachine))
+          .filter((e) => e.from === view.state && e.to !== e.from)
+          .map((e) => `${e.label.replace(/\n/g, ' ')} -> ${e.to}`);
         const lines = [
           drawMachine(recordMachine, { highlight: view.state }).ascii,
           `record:      ${id}`,
           `state:       ${view.state}`,
+          `next:        ${next.join('; ') || '(none: final)'}`,
           `owner:       ${ownerText} (refs and transition history live in the owner: use cachekit serve there)`,
           `parents:     ${detail.parents.join(' <- ') || '(none)'}`,
           `children:    ${detail.childIds.join(', ') || '(none)'}`,
