@@ -37,10 +37,18 @@ export class EventHub {
         subscriber.complete();
         return;
       }
-      const listener: Listener = { subscriber, queue: [], head: 0, dropped: 0, scheduled: false, lastCost: 0 };
+      const listener: Listener = { subscriber, queue: [...this.replay], head: 0, dropped: 0, scheduled: false, lastCost: 0 };
       this.listeners.add(listener);
+      if (listener.queue.length > 0) this.schedule(listener);
       return () => this.listeners.delete(listener);
     });
+  }
+
+  /** Events every new subscriber receives first (the start-up repairs, which happen before anyone can subscribe). */
+  private replay: readonly CacheEvent[] = [];
+
+  setReplay(events: readonly CacheEvent[]): void {
+    this.replay = events;
   }
 
   /** True when someone listens: callers skip building events otherwise. */

@@ -127,7 +127,8 @@ export class CacheManager implements RefHost {
       });
       manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096, events !== false, opts.readOnly);
       await supervisor.start();
-      for (const e of pending) manager.events.emit(e);
+      // Repairs happen before anyone can subscribe: every subscriber gets them first.
+      manager.events.setReplay(pending);
       if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
       return manager;
     } catch (err) {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { MetadataStore } from '../../src/metadata/store.js';
 import { isCacheError, NativeSnapshotter, type ReconcileAction } from '../../src/index.js';
@@ -63,6 +64,9 @@ describe('start-up reconciliation', () => {
     await snap.close();
     cm = await fx.open(root);
     expect(cm.startup.repairs).toEqual([expect.objectContaining({ action: 'repaired-commit', id: imm.id })]);
+    // Subscribers, who cannot subscribe before open returns, receive the repairs first.
+    const first = await firstValueFrom(cm.events$);
+    expect(first).toMatchObject({ type: 'reconcile', action: 'repaired-commit', id: imm.id });
     expect(cm.describe(imm.id).state).toBe('committed.released');
     await expect(cm.getMutable(imm.id)).rejects.toSatisfy((e) => isCacheError(e, 'INVALID'));
   });
