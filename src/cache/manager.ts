@@ -71,7 +71,6 @@ export class CacheManager implements RefHost {
   private constructor(
     readonly root: string,
     private readonly snapshotter: Snapshotter,
-    private readonly store: MetadataStore,
     private readonly supervisor: Supervisor,
     eventBufferSize: number,
     eventsEnabled: boolean,
@@ -125,7 +124,7 @@ export class CacheManager implements RefHost {
           lock?.release();
         },
       });
-      manager = new CacheManager(opts.root, s, st, supervisor, eventBufferSize ?? 4096, events !== false, opts.readOnly);
+      manager = new CacheManager(opts.root, s, supervisor, eventBufferSize ?? 4096, events !== false, opts.readOnly);
       await supervisor.start();
       // Repairs happen before anyone can subscribe: every subscriber gets them first.
       manager.events.setReplay(pending);

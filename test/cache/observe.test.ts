@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { CacheEventSchema, isCacheError, openCacheManager, type CacheEvent, type CacheManager, type RecordView, type RecordsDelta } from '../../src/index.js';
 import { cacheFixture } from './helpers.js';
