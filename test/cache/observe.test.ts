@@ -115,8 +115,8 @@ describe('observable state', () => {
     const stuck = cm.events$.subscribe((e) => {
       received++;
       if (e.type === 'events.dropped') dropped.push(e.count);
-      // Stuck: every event costs this subscriber 5 ms of synchronous work.
-      const until = performance.now() + 5;
+      // Stuck: every event costs this subscriber 20 ms of synchronous work.
+      const until = performance.now() + 20;
       while (performance.now() < until);
     });
     try {
