@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CacheError } from '../cache/errors.js';
 import { migrationPath } from './migrations.js';
@@ -29,6 +29,7 @@ export class MetadataStore {
   static async open(path: string, options: { readOnly?: boolean } = {}): Promise<MetadataStore> {
     const readOnly = options.readOnly ?? false;
     if (!readOnly) mkdirSync(path, { recursive: true });
+    else if (!existsSync(path)) throw new CacheError('NOT_FOUND', `no cache metadata at ${path}: not a cachekit root, or never opened`);
     // overlappingSync off: a commit's promise then means "on disk", which is what callers wait for.
     const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
