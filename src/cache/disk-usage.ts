@@ -5,7 +5,7 @@ import type { Usage } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 import { isPolicyError, matchesPruneFilters, parsePruneFilters } from './policy/index.js';
 import type { RecordTable } from './record-table.js';
-import { inUseSet, type UsageInfo } from './usage.js';
+import { inUseSet, usageSummary, type UsageInfo } from './usage.js';
 
 export interface DiskUsageOptions {
   /** containerd-syntax filters over id, parents, description, inuse, mutable, immutable, type, shared, private. */
@@ -105,7 +105,7 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
           const info = baseInfo(table, id, inUse);
           if (!info) continue;
           if (options.ageLimit !== undefined && info.lastUsedAt && now - info.lastUsedAt.getTime() < options.ageLimit) continue;
-          if (!matchesPruneFilters(filters, { ...info, createdAt: info.createdAt.getTime(), lastUsedAt: info.lastUsedAt?.getTime() })) continue;
+          if (!matchesPruneFilters(filters, usageSummary(info))) continue;
           const stored = table.meta(id)?.usage;
           // BuildKit reports a mutable record in use as size 0: its content is still changing.
           if (info.mutable && info.inUse) out.next(info);

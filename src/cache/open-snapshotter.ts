@@ -1,11 +1,11 @@
 import type { MetadataStore } from '../metadata/store.js';
+import { NativeSnapshotter, OverlaySnapshotter } from '../snapshot/index.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 import type { ResolvedOpenOptions } from './options.js';
 
 /** Opens a built-in snapshotter by name under `dir`. */
 export async function openSnapshotter(kind: 'native' | 'overlay', dir: string): Promise<Snapshotter> {
-  const { NativeSnapshotter, OverlaySnapshotter } = await import('../snapshot/index.js');
   return kind === 'native' ? NativeSnapshotter.open(dir) : OverlaySnapshotter.open(dir);
 }
 

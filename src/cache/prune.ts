@@ -1,8 +1,8 @@
 import { Observable } from 'rxjs';
-import { diskStats, isPolicyError, parsePruneFilters, parsePruneInfo, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule, type RecordSummary } from './policy/index.js';
+import { diskStats, isPolicyError, parsePruneFilters, parsePruneInfo, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule } from './policy/index.js';
 import { needsDiskStats } from './policy/keep-bytes.js';
 import { CacheError, isCacheError } from './errors.js';
-import type { UsageInfo } from './usage.js';
+import { usageSummary, type UsageInfo } from './usage.js';
 
 /** A record a prune removed (or, in a dry run, would remove), with the rule that sent it. */
 export interface PrunedRecord extends UsageInfo {
@@ -19,22 +19,6 @@ export interface PruneHost {
   usage(): Promise<UsageInfo[]>;
   /** Removes one record if the supervisor still finds it unreferenced; LOCKED otherwise. */
   removeRecord(id: string, reason: string): Promise<void>;
-}
-
-function summaryOf(u: UsageInfo): RecordSummary {
-  return {
-    id: u.id,
-    ...(u.parents.length ? { parents: u.parents } : {}),
-    size: u.size,
-    createdAt: u.createdAt.getTime(),
-    ...(u.lastUsedAt ? { lastUsedAt: u.lastUsedAt.getTime() } : {}),
-    usageCount: u.usageCount,
-    recordType: u.recordType,
-    shared: u.shared,
-    inUse: u.inUse,
-    mutable: u.mutable,
-    ...(u.description === undefined ? {} : { description: u.description }),
-  };
 }
 
 /**
@@ -54,7 +38,7 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
         const usage = (await host.usage()).filter((u) => !gone.has(u.id));
         const byId = new Map(usage.map((u) => [u.id, u]));
         const disk: DiskStats | undefined = needsDiskStats(policy) ? await diskStats(host.root) : undefined;
-        const planner = new PrunePlanner({ records: usage.map(summaryOf), policy, now: Date.now(), ...(disk ? { disk } : {}) });
+        const planner = new PrunePlanner({ records: usage.map(usageSummary), policy, now: Date.now(), ...(disk ? { disk } : {}) });
         // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
         await new Promise((resolve) => setImmediate(resolve));
         for (let decision = planner.next(); decision && !stopped; decision = planner.next()) {

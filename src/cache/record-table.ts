@@ -24,6 +24,8 @@ export interface LiveRecord {
   cause: string;
   /** Why the record is being removed, once it is. */
   removalReason?: string;
+  /** The failure of the record's last snapshot I/O, for the operation that waits on it. */
+  ioError?: unknown;
 }
 
 export interface TransitionReport {

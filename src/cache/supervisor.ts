@@ -246,7 +246,7 @@ export class Supervisor {
     };
     const record = this.table.create(meta);
     const settled = await waitFor(record.actor, (s) => !s.matches('creating'), { timeout: Infinity });
-    if (settled.status === 'done') throw new CacheError('INVALID', `new: preparing a snapshot for record ${meta.id} failed`, { cause: this.prepareErrors.get(meta.id) });
+    if (settled.status === 'done') throw new CacheError('INVALID', `new: preparing a snapshot for record ${meta.id} failed`, { cause: record.ioError });
     await this.table.durable(meta.id);
     return meta.id;
   }
@@ -262,7 +262,7 @@ export class Supervisor {
     if (record.state.startsWith('committed')) return;
     if (record.state !== 'finalizing') this.apply(id, { type: 'FINALIZE' });
     const settled = await waitFor(record.actor, (s) => !s.matches('finalizing'), { timeout: Infinity });
-    if (!settled.matches('committed')) throw new CacheError('INVALID', `finalize: committing the snapshot of record ${id} failed`, { cause: this.finalizeErrors.get(id) });
+    if (!settled.matches('committed')) throw new CacheError('INVALID', `finalize: committing the snapshot of record ${id} failed`, { cause: record.ioError });
     await this.table.durable(id);
   }
 
@@ -282,15 +282,13 @@ export class Supervisor {
     await this.table.durable(event.id);
   }
 
-  private readonly prepareErrors = new Map<string, unknown>();
-  private readonly finalizeErrors = new Map<string, unknown>();
-
   /** The snapshot I/O each record actor invokes; results return to the actor as done/error events. */
   private recordIo() {
     const { snapshotter } = this.deps;
-    const remember = (errors: Map<string, unknown>, id: string, err: unknown): never => {
-      errors.set(id, err);
-      setTimeout(() => errors.delete(id), 60_000).unref();
+    // The error goes back to the actor as its onError event; the waiting operation reads it from the record.
+    const failed = (id: string, err: unknown): never => {
+      const live = this.table.liveRecord(id);
+      if (live) live.ioError = err;
       throw err;
     };
     return {
@@ -304,14 +302,14 @@ export class Supervisor {
         } catch (err) {
           const live = this.table.liveRecord(input.id);
           if (live) live.removalReason = `preparing its snapshot failed: ${err instanceof Error ? err.message : String(err)}`;
-          remember(this.prepareErrors, input.id, err);
+          failed(input.id, err);
         }
       }),
       finalizeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {
         try {
           await snapshotter.commit(committedKey(input.id), activeKey(input.id), { labels: { [RECORD_LABEL]: input.id } });
         } catch (err) {
-          remember(this.finalizeErrors, input.id, err);
+          failed(input.id, err);
         }
       }),
       removeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {

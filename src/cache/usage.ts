@@ -1,3 +1,4 @@
+import type { RecordSummary } from './policy/index.js';
 import type { RecordTable } from './record-table.js';
 
 /** One record in a disk-usage report, shaped like BuildKit's UsageInfo. */
@@ -36,5 +37,23 @@ export function inUseSet(table: RecordTable): Set<string> {
     }
   }
   return inUse;
+}
+
+
+/** A usage record as the policy code sees it: times in ms. */
+export function usageSummary(u: UsageInfo): RecordSummary {
+  return {
+    id: u.id,
+    ...(u.parents.length ? { parents: u.parents } : {}),
+    size: u.size,
+    createdAt: u.createdAt.getTime(),
+    ...(u.lastUsedAt ? { lastUsedAt: u.lastUsedAt.getTime() } : {}),
+    usageCount: u.usageCount,
+    recordType: u.recordType,
+    shared: u.shared,
+    inUse: u.inUse,
+    mutable: u.mutable,
+    ...(u.description === undefined ? {} : { description: u.description }),
+  };
 }
 
