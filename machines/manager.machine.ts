@@ -40,7 +40,10 @@ const pendingIo = fromPromise<void>(async () => {
 
 const OPERATIONS = ['GET', 'GET_MUTABLE', 'NEW', 'COMMIT', 'FINALIZE', 'CLONE', 'RELEASE', 'REMOVE'] as const;
 
-const decideAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'decide' }])) as Record<(typeof OPERATIONS)[number], { actions: 'decide' }>;
+const decideAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'decide' }])) as Record<
+  (typeof OPERATIONS)[number],
+  { actions: 'decide' }
+>;
 const rejectAll = Object.fromEntries(OPERATIONS.map((op) => [op, { actions: 'rejectClosed' }])) as Record<
   (typeof OPERATIONS)[number],
   { actions: 'rejectClosed' }

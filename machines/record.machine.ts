@@ -208,7 +208,11 @@ export const RECORD_STATES = [
 export type RecordState = (typeof RECORD_STATES)[number];
 
 /** States in which the record has no holder and no I/O, so its actor may be stopped. */
-export const DORMANT_STATES: ReadonlySet<RecordState> = new Set(['mutable.idle', 'frozen.released', 'committed.released']);
+export const DORMANT_STATES: ReadonlySet<RecordState> = new Set([
+  'mutable.idle',
+  'frozen.released',
+  'committed.released',
+]);
 
 export type RejectionCode = 'LOCKED' | 'INVALID';
 

@@ -9,14 +9,28 @@ export type { TransitionReport } from './cache/record-table.js';
 export type { InFlightOperation, OperationReport } from './cache/supervisor.js';
 export type { PrunedRecord } from './cache/prune.js';
 export * from './cache/policy/index.js';
-export { parseSize, parseBytes, parseDuration, formatSize, formatDuration, UnitParseError, type DiskPercent } from './cli/units.js';
+export {
+  parseSize,
+  parseBytes,
+  parseDuration,
+  formatSize,
+  formatDuration,
+  UnitParseError,
+  type DiskPercent,
+} from './cli/units.js';
 export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
 export { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata } from './cache/refs.js';
 export type { OpenOptions, NewOptions } from './cache/options.js';
 export type { UsageInfo } from './cache/usage.js';
 export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/reconcile.js';
 export type { Inspector } from './cache/supervisor.js';
-export { recordMachine, RECORD_STATES, type RecordState, type RecordContext, type RecordEvent } from '../machines/record.machine.js';
+export {
+  recordMachine,
+  RECORD_STATES,
+  type RecordState,
+  type RecordContext,
+  type RecordEvent,
+} from '../machines/record.machine.js';
 export { managerMachine, type ManagerEvent, type OperationEvent } from '../machines/manager.machine.js';
 
 // Sizes.

@@ -104,7 +104,8 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
           const id = ids[next]!;
           const info = baseInfo(table, id, inUse);
           if (!info) continue;
-          if (options.ageLimit !== undefined && info.lastUsedAt && now - info.lastUsedAt.getTime() < options.ageLimit) continue;
+          if (options.ageLimit !== undefined && info.lastUsedAt && now - info.lastUsedAt.getTime() < options.ageLimit)
+            continue;
           if (!matchesPruneFilters(filters, usageSummary(info))) continue;
           const stored = table.meta(id)?.usage;
           // BuildKit reports a mutable record in use as size 0: its content is still changing.
@@ -125,14 +126,18 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
       const pending = new Map(unknown.map((u) => [sizeKey(u.info.id, u.state), u]));
       return deps.sizes
         .sizeMany$(
-          unknown.map(({ info, state }) => ({ key: sizeKey(info.id, state), path: { measure: (signal: AbortSignal) => deps.measure(info.id, state, signal) } })),
+          unknown.map(({ info, state }) => ({
+            key: sizeKey(info.id, state),
+            path: { measure: (signal: AbortSignal) => deps.measure(info.id, state, signal) },
+          })),
           { strict: options.strict ?? false },
         )
         .pipe(
           filter((e) => e.type === 'result'),
           map((e) => {
             const item = pending.get(e.key)!;
-            if (e.error !== undefined) deps.onSizeFailed(item.info.id, e.error instanceof Error ? e.error.message : String(e.error));
+            if (e.error !== undefined)
+              deps.onSizeFailed(item.info.id, e.error instanceof Error ? e.error.message : String(e.error));
             else if (!item.info.mutable) deps.remember(item.info.id, item.state, e.usage);
             return { ...item.info, size: e.usage.size };
           }),
@@ -145,7 +150,11 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
     }
     const sub = concat(known$, computed$)
       .pipe(tap(report))
-      .subscribe({ next: (v) => subscriber.next(v), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() });
+      .subscribe({
+        next: (v) => subscriber.next(v),
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
     // Aborting ends the stream with the signal's reason; unsubscribing inside stops every walk in flight.
     const onAbort = () => {
       sub.unsubscribe();

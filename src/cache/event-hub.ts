@@ -37,7 +37,14 @@ export class EventHub {
         subscriber.complete();
         return;
       }
-      const listener: Listener = { subscriber, queue: [...this.replay], head: 0, dropped: 0, scheduled: false, lastCost: 0 };
+      const listener: Listener = {
+        subscriber,
+        queue: [...this.replay],
+        head: 0,
+        dropped: 0,
+        scheduled: false,
+        lastCost: 0,
+      };
       this.listeners.add(listener);
       if (listener.queue.length > 0) this.schedule(listener);
       return () => this.listeners.delete(listener);

@@ -14,8 +14,18 @@ export const RecordTransitionEventSchema = z.strictObject({
   event: z.string(),
   at,
 });
-export const RecordCreatedEventSchema = z.strictObject({ type: z.literal('record.created'), id: z.string(), parent: z.string().optional(), at });
-export const RecordRemovedEventSchema = z.strictObject({ type: z.literal('record.removed'), id: z.string(), reason: z.string(), at });
+export const RecordCreatedEventSchema = z.strictObject({
+  type: z.literal('record.created'),
+  id: z.string(),
+  parent: z.string().optional(),
+  at,
+});
+export const RecordRemovedEventSchema = z.strictObject({
+  type: z.literal('record.removed'),
+  id: z.string(),
+  reason: z.string(),
+  at,
+});
 export const OperationEventSchema = z.strictObject({
   type: z.literal('op'),
   op: z.string(),
@@ -41,7 +51,13 @@ export const PruneRemovedEventSchema = z.strictObject({
   dryRun: z.boolean(),
   at,
 });
-export const GcDoneEventSchema = z.strictObject({ type: z.literal('gc.done'), removed: z.number().int(), freed: z.number(), ms: z.number(), at });
+export const GcDoneEventSchema = z.strictObject({
+  type: z.literal('gc.done'),
+  removed: z.number().int(),
+  freed: z.number(),
+  ms: z.number(),
+  at,
+});
 export const GcErrorEventSchema = z.strictObject({ type: z.literal('gc.error'), message: z.string(), at });
 export const SizeProgressEventSchema = z.strictObject({
   type: z.literal('size.progress'),
@@ -50,8 +66,17 @@ export const SizeProgressEventSchema = z.strictObject({
   bytes: z.number(),
   at,
 });
-export const SizeFailedEventSchema = z.strictObject({ type: z.literal('size.failed'), id: z.string(), reason: z.string(), at });
-export const EventsDroppedEventSchema = z.strictObject({ type: z.literal('events.dropped'), count: z.number().int().positive(), at });
+export const SizeFailedEventSchema = z.strictObject({
+  type: z.literal('size.failed'),
+  id: z.string(),
+  reason: z.string(),
+  at,
+});
+export const EventsDroppedEventSchema = z.strictObject({
+  type: z.literal('events.dropped'),
+  count: z.number().int().positive(),
+  at,
+});
 
 export const CacheEventSchema = z.discriminatedUnion('type', [
   RecordTransitionEventSchema,

@@ -8,7 +8,14 @@ import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions } from './options.js';
 import { loadRecords, reconcile, type ReconcileReport } from './reconcile.js';
-import { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata, type RefHost } from './refs.js';
+import {
+  ImmutableRef,
+  MutableRef,
+  type MountedRef,
+  type MountOptions,
+  type RecordMetadata,
+  type RefHost,
+} from './refs.js';
 import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
 import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
@@ -81,14 +88,20 @@ export class CacheManager implements RefHost {
     this.events$ = this.events.events$;
     const { table } = supervisor;
     table.transitions.subscribe((t) => this.events.emitLazy(() => ({ type: 'record.transition', ...t })));
-    table.removals.subscribe(({ id, reason }) => this.events.emitLazy(() => ({ type: 'record.removed', id, reason, at: Date.now() })));
+    table.removals.subscribe(({ id, reason }) =>
+      this.events.emitLazy(() => ({ type: 'record.removed', id, reason, at: Date.now() })),
+    );
     this.observer = new RecordObserver(table, (id) => this.describe(id));
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
-    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } = options ?? ({} as CacheManagerOptions);
+    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } =
+      options ?? ({} as CacheManagerOptions);
     if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
-      throw new CacheError('INVALID', `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`);
+      throw new CacheError(
+        'INVALID',
+        `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`,
+      );
     const opts = parseOptions(OpenOptionsSchema, rest, 'cache manager options');
     const gcPolicies = gcPolicy === undefined ? undefined : validatePolicies(gcPolicy, 'gcPolicy');
     const lock: OwnerLock | undefined = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
@@ -98,7 +111,10 @@ export class CacheManager implements RefHost {
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
       const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
       const ownSnapshotter = kind !== 'custom';
-      snapshotter = typeof opts.snapshotter === 'object' ? opts.snapshotter : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
+      snapshotter =
+        typeof opts.snapshotter === 'object'
+          ? opts.snapshotter
+          : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
       const pending: CacheEvent[] = [];
       let manager: CacheManager | undefined;
       const s = snapshotter;
@@ -111,11 +127,16 @@ export class CacheManager implements RefHost {
         reconcile: async (table) => {
           // A read-only opener must not repair anything: the owner may be mid-operation.
           if (opts.readOnly) {
-            const records = loadRecords(st.all(() => {}), table);
+            const records = loadRecords(
+              st.all(() => {}),
+              table,
+            );
             if (manager) manager.startup = { records, snapshots: 0, repairs: [] };
             return;
           }
-          const report = await reconcile(st, s, table, (entry) => pending.push({ type: 'reconcile', ...entry, at: Date.now() }));
+          const report = await reconcile(st, s, table, (entry) =>
+            pending.push({ type: 'reconcile', ...entry, at: Date.now() }),
+          );
           if (manager) manager.startup = report;
         },
         onClosed: async () => {
@@ -149,10 +170,17 @@ export class CacheManager implements RefHost {
   async new(parent?: ImmutableRef | null, options?: NewOptions): Promise<MutableRef> {
     this.ensureWritable('new');
     const opts = parseOptions(NewOptionsSchema, options, 'new options');
-    if (parent != null && !(parent instanceof ImmutableRef)) throw new CacheError('INVALID', 'new: parent is not an ImmutableRef');
-    if (parent?.isReleased) throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
+    if (parent != null && !(parent instanceof ImmutableRef))
+      throw new CacheError('INVALID', 'new: parent is not an ImmutableRef');
+    if (parent?.isReleased)
+      throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
     const id = await this.supervisor.request<string>({ type: 'NEW', parent: parent?.id ?? null, options: opts });
-    this.events.emitLazy(() => ({ type: 'record.created', id, ...(parent ? { parent: parent.id } : {}), at: Date.now() }));
+    this.events.emitLazy(() => ({
+      type: 'record.created',
+      id,
+      ...(parent ? { parent: parent.id } : {}),
+      at: Date.now(),
+    }));
     return new MutableRef(this, id);
   }
 
@@ -211,7 +239,15 @@ export class CacheManager implements RefHost {
     if (state === undefined) throw new CacheError('NOT_FOUND', `record ${id} not found`);
     const meta = table.meta(id);
     const metadata = this.metadataOf(id);
-    return { id, state, refs: table.contextOf(id)?.refs ?? 0, children: table.childrenOf(id), parent: metadata.parent, size: meta?.usage?.size, metadata };
+    return {
+      id,
+      state,
+      refs: table.contextOf(id)?.refs ?? 0,
+      children: table.childrenOf(id),
+      parent: metadata.parent,
+      size: meta?.usage?.size,
+      metadata,
+    };
   }
 
   /** One record's view: now, then on every change; completes when the record is removed. */
@@ -263,7 +299,19 @@ export class CacheManager implements RefHost {
     return prune$(
       { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
       valid,
-    ).pipe(tap((r) => this.events.emitLazy(() => ({ type: 'prune.removed', id: r.id, size: r.size, rule: r.rule, reason: r.reason, dryRun: r.dryRun, at: Date.now() }))));
+    ).pipe(
+      tap((r) =>
+        this.events.emitLazy(() => ({
+          type: 'prune.removed',
+          id: r.id,
+          size: r.size,
+          rule: r.rule,
+          reason: r.reason,
+          dryRun: r.dryRun,
+          at: Date.now(),
+        })),
+      ),
+    );
   }
 
   /** A live, read-only web view of this cache (loopback by default, a token required on every request). */
@@ -283,17 +331,23 @@ export class CacheManager implements RefHost {
   }
 
   private startGc(policies: PruneInfo[], interval: number, initialDelay: number): void {
-    this.gc = new GcScheduler(async () => {
-      const started = Date.now();
-      try {
-        const { removed, freed } = await lastValueFrom(
-          this.prune(...policies).pipe(reduce((acc, r) => ({ removed: acc.removed + 1, freed: acc.freed + r.size }), { removed: 0, freed: 0 })),
-        );
-        this.events.emit({ type: 'gc.done', removed, freed, ms: Date.now() - started, at: Date.now() });
-      } catch (err) {
-        if (!isCacheError(err, 'CLOSED')) this.events.emit({ type: 'gc.error', message: String(err), at: Date.now() });
-      }
-    }, { interval, initialDelay });
+    this.gc = new GcScheduler(
+      async () => {
+        const started = Date.now();
+        try {
+          const { removed, freed } = await lastValueFrom(
+            this.prune(...policies).pipe(
+              reduce((acc, r) => ({ removed: acc.removed + 1, freed: acc.freed + r.size }), { removed: 0, freed: 0 }),
+            ),
+          );
+          this.events.emit({ type: 'gc.done', removed, freed, ms: Date.now() - started, at: Date.now() });
+        } catch (err) {
+          if (!isCacheError(err, 'CLOSED'))
+            this.events.emit({ type: 'gc.error', message: String(err), at: Date.now() });
+        }
+      },
+      { interval, initialDelay },
+    );
     this.supervisor.table.transitions.subscribe((t) => {
       if (t.event === 'RELEASE' || t.event === 'RELEASE_MUTABLE') this.gc?.poke();
     });
@@ -326,7 +380,14 @@ export class CacheManager implements RefHost {
     return new Promise<Usage>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const sub = this.size$(id).subscribe({ next: resolve, error: reject });
-      signal?.addEventListener('abort', () => (sub.unsubscribe(), reject(signal.reason)), { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          sub.unsubscribe();
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   }
 
@@ -358,12 +419,14 @@ export class CacheManager implements RefHost {
   private rememberSize(id: string, state: RecordState, usage: Usage): void {
     const { table } = this.supervisor;
     const now = table.stateOf(id);
-    if (this.readOnly || state.startsWith('mutable') || now === undefined || sizeKey(id, now) !== sizeKey(id, state)) return;
+    if (this.readOnly || state.startsWith('mutable') || now === undefined || sizeKey(id, now) !== sizeKey(id, state))
+      return;
     void table.updateMeta(id, (m) => ({ ...m, usage })).catch(() => {});
   }
 
   private ensureOpen(op: string): void {
-    if (this.closing || this.supervisor.status === 'closed') throw new CacheError('CLOSED', `${op}: the cache manager is closed`);
+    if (this.closing || this.supervisor.status === 'closed')
+      throw new CacheError('CLOSED', `${op}: the cache manager is closed`);
   }
 
   private ensureWritable(op: string): void {

@@ -12,7 +12,10 @@ const canMount = () => process.getuid?.() === 0;
 
 /** The same mounts, asked to be read-only. */
 function readOnly(mounts: Mount[]): Mount[] {
-  return mounts.map((m) => ({ ...m, options: [...m.options.filter((o) => o !== 'rw'), ...(m.options.includes('ro') ? [] : ['ro'])] }));
+  return mounts.map((m) => ({
+    ...m,
+    options: [...m.options.filter((o) => o !== 'rw'), ...(m.options.includes('ro') ? [] : ['ro'])],
+  }));
 }
 
 /**
@@ -22,7 +25,13 @@ function readOnly(mounts: Mount[]): Mount[] {
  * its source path, needing no privileges, and must then be treated as
  * read-only by the caller. Mounts live under `mountsDir` until released.
  */
-export async function mountRecord(snapshotter: Snapshotter, mountsDir: string, id: string, key: string, options: MountOptions): Promise<MountedRef> {
+export async function mountRecord(
+  snapshotter: Snapshotter,
+  mountsDir: string,
+  id: string,
+  key: string,
+  options: MountOptions,
+): Promise<MountedRef> {
   const info = await snapshotter.stat(key);
   const view = info.kind === 'committed' ? viewKey(id, ++viewSerial) : undefined;
   const given: Mount[] = view ? await snapshotter.view(view, key) : await snapshotter.mounts(key);
@@ -31,7 +40,8 @@ export async function mountRecord(snapshotter: Snapshotter, mountsDir: string, i
   };
   const [only] = given;
   const wantReadOnly = options.readonly === true || given.some((m) => m.options.includes('ro'));
-  if (given.length === 1 && only && only.type === 'bind' && !(wantReadOnly && canMount())) return { path: only.source, release: dropView };
+  if (given.length === 1 && only && only.type === 'bind' && !(wantReadOnly && canMount()))
+    return { path: only.source, release: dropView };
   const mounts = wantReadOnly ? readOnly(given) : given;
   const target = join(mountsDir, `${id}-${viewSerial}-${process.hrtime.bigint()}`);
   await mkdir(target, { recursive: true });

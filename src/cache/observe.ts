@@ -14,7 +14,11 @@ export function viewFilter(filters: readonly string[]): (view: RecordView) => bo
   try {
     expr = parseFilters(filters, { allowedFields: VIEW_FILTER_FIELDS });
   } catch (err) {
-    if (isFilterSyntaxError(err)) throw new CacheError('INVALID', `records$ filter ${JSON.stringify(err.filter)}: ${err.reason} at offset ${err.position}`);
+    if (isFilterSyntaxError(err))
+      throw new CacheError(
+        'INVALID',
+        `records$ filter ${JSON.stringify(err.filter)}: ${err.reason} at offset ${err.position}`,
+      );
     throw err;
   }
   return (view) =>
@@ -137,7 +141,8 @@ export class RecordObserver {
     if (list) this.histories.delete(t.id);
     else {
       list = [];
-      if (this.histories.size >= this.options.historyRecords) this.histories.delete(this.histories.keys().next().value!);
+      if (this.histories.size >= this.options.historyRecords)
+        this.histories.delete(this.histories.keys().next().value!);
     }
     list.push(t);
     if (list.length > this.options.historyLength) list.shift();

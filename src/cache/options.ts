@@ -3,12 +3,18 @@ import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 
 const isSnapshotter = (v: unknown): v is Snapshotter =>
-  typeof v === 'object' && v !== null && ['stat', 'prepare', 'commit', 'remove', 'walk', 'mounts', 'view', 'usage', 'close'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+  typeof v === 'object' &&
+  v !== null &&
+  ['stat', 'prepare', 'commit', 'remove', 'walk', 'mounts', 'view', 'usage', 'close'].every(
+    (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+  );
 
 export const OpenOptionsSchema = z.strictObject({
   root: z.string().min(1, 'is empty'),
   /** Defaults to the kind the root was created with, or 'native' for a new root. */
-  snapshotter: z.union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')]).optional(),
+  snapshotter: z
+    .union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')])
+    .optional(),
   /** Opens metadata read-only, takes no lock and writes nothing: for inspecting a root a live process owns. */
   readOnly: z.boolean().default(false),
 });
@@ -17,7 +23,12 @@ export type ResolvedOpenOptions = z.output<typeof OpenOptionsSchema>;
 
 export const NewOptionsSchema = z.strictObject({
   description: z.string().max(4096, 'is longer than 4096 characters').optional(),
-  recordType: z.string().min(1, 'is empty').max(256).regex(/^[\x21-\x7e]+$/, 'has a character outside printable ASCII').default('regular'),
+  recordType: z
+    .string()
+    .min(1, 'is empty')
+    .max(256)
+    .regex(/^[\x21-\x7e]+$/, 'has a character outside printable ASCII')
+    .default('regular'),
   retain: z.boolean().default(false),
 });
 export type NewOptions = z.input<typeof NewOptionsSchema>;

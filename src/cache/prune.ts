@@ -1,5 +1,14 @@
 import { Observable } from 'rxjs';
-import { diskStats, isPolicyError, parsePruneFilters, parsePruneInfo, PrunePlanner, type DiskStats, type PruneInfo, type PruneRule } from './policy/index.js';
+import {
+  diskStats,
+  isPolicyError,
+  parsePruneFilters,
+  parsePruneInfo,
+  PrunePlanner,
+  type DiskStats,
+  type PruneInfo,
+  type PruneRule,
+} from './policy/index.js';
 import { needsDiskStats } from './policy/keep-bytes.js';
 import { CacheError, isCacheError } from './errors.js';
 import { usageSummary, type UsageInfo } from './usage.js';
@@ -38,7 +47,12 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
         const usage = (await host.usage()).filter((u) => !gone.has(u.id));
         const byId = new Map(usage.map((u) => [u.id, u]));
         const disk: DiskStats | undefined = needsDiskStats(policy) ? await diskStats(host.root) : undefined;
-        const planner = new PrunePlanner({ records: usage.map(usageSummary), policy, now: Date.now(), ...(disk ? { disk } : {}) });
+        const planner = new PrunePlanner({
+          records: usage.map(usageSummary),
+          policy,
+          now: Date.now(),
+          ...(disk ? { disk } : {}),
+        });
         // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
         await new Promise((resolve) => setImmediate(resolve));
         for (let decision = planner.next(); decision && !stopped; decision = planner.next()) {
@@ -54,7 +68,13 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
           }
           planner.removed(decision.id);
           gone.add(decision.id);
-          subscriber.next({ ...info, rule: decision.rule, reason: decision.reason, policy: index, dryRun: policy.dryRun ?? false });
+          subscriber.next({
+            ...info,
+            rule: decision.rule,
+            reason: decision.reason,
+            policy: index,
+            dryRun: policy.dryRun ?? false,
+          });
         }
       }
     };
@@ -81,4 +101,3 @@ export function validatePolicies(policies: readonly PruneInfo[], what: string): 
     throw err;
   }
 }
-

@@ -31,7 +31,12 @@ export interface ReconcileReport {
  * Brings metadata and the snapshotter back into agreement after any stop,
  * clean or not, then loads every surviving record into the table as dormant.
  */
-export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, table: RecordTable, report: (entry: ReconcileEntry) => void): Promise<ReconcileReport> {
+export async function reconcile(
+  store: MetadataStore,
+  snapshotter: Snapshotter,
+  table: RecordTable,
+  report: (entry: ReconcileEntry) => void,
+): Promise<ReconcileReport> {
   const repairs: ReconcileEntry[] = [];
   const note = (entry: ReconcileEntry) => {
     repairs.push(entry);
@@ -45,7 +50,11 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
   const records = new Map<string, RecordMeta>();
   for (const meta of store.all((bad) => {
     corruptIds.add(bad.id);
-    note({ action: 'kept-corrupt-record', id: bad.id, detail: `metadata is corrupt and was left untouched: ${bad.reason}` });
+    note({
+      action: 'kept-corrupt-record',
+      id: bad.id,
+      detail: `metadata is corrupt and was left untouched: ${bad.reason}`,
+    });
   }))
     records.set(meta.id, meta);
 
@@ -54,16 +63,29 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
   for (const meta of records.values()) {
     const hasActive = snapshots.get(activeKey(meta.id))?.kind === 'active';
     const hasCommitted = snapshots.get(committedKey(meta.id))?.kind === 'committed';
-    if (meta.state === 'removing') doomed.push({ id: meta.id, action: 'completed-removal', detail: 'a removal was interrupted; finished it' });
+    if (meta.state === 'removing')
+      doomed.push({ id: meta.id, action: 'completed-removal', detail: 'a removal was interrupted; finished it' });
     else if (meta.state === 'mutable' && !meta.retain)
-      doomed.push({ id: meta.id, action: 'removed-unretained-mutable', detail: 'an unretained mutable record outlived its process' });
+      doomed.push({
+        id: meta.id,
+        action: 'removed-unretained-mutable',
+        detail: 'an unretained mutable record outlived its process',
+      });
     else if (meta.state === 'frozen' && !hasActive && hasCommitted) {
       const repaired: RecordMeta = { ...meta, state: 'committed' };
       records.set(meta.id, repaired);
       writes.push({ put: repaired });
-      note({ action: 'repaired-commit', id: meta.id, detail: 'the snapshot commit finished before a crash; marked committed' });
+      note({
+        action: 'repaired-commit',
+        id: meta.id,
+        detail: 'the snapshot commit finished before a crash; marked committed',
+      });
     } else if (meta.state === 'committed' ? !hasCommitted : !hasActive)
-      doomed.push({ id: meta.id, action: 'dropped-missing-snapshot', detail: `its ${meta.state === 'committed' ? 'committed' : 'active'} snapshot is gone` });
+      doomed.push({
+        id: meta.id,
+        action: 'dropped-missing-snapshot',
+        detail: `its ${meta.state === 'committed' ? 'committed' : 'active'} snapshot is gone`,
+      });
   }
 
   // A record whose parent goes must go too, as must its descendants.
@@ -104,14 +126,27 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
     if (role.role === 'view') return false;
     return records.has(role.id) && !gone.has(role.id);
   };
-  await removeSnapshots(snapshotter, snapshots, (key) => !owned(key), (key) => {
-    const role = parseSnapshotKey(key);
-    if (!role || !gone.has(role.id) || role.role === 'view') note({ action: 'removed-orphan-snapshot', ...(role ? { id: role.id } : {}), detail: `snapshot ${key} had no record` });
-  });
+  await removeSnapshots(
+    snapshotter,
+    snapshots,
+    (key) => !owned(key),
+    (key) => {
+      const role = parseSnapshotKey(key);
+      if (!role || !gone.has(role.id) || role.role === 'view')
+        note({
+          action: 'removed-orphan-snapshot',
+          ...(role ? { id: role.id } : {}),
+          detail: `snapshot ${key} had no record`,
+        });
+    },
+  );
   for (const d of doomed) note({ action: d.action, id: d.id, detail: d.detail });
   await store.write([...gone].map((id) => ({ delete: id })));
 
-  loadRecords([...records.values()].filter((m) => !gone.has(m.id)), table);
+  loadRecords(
+    [...records.values()].filter((m) => !gone.has(m.id)),
+    table,
+  );
   return { records: records.size - gone.size, snapshots: snapshots.size, repairs };
 }
 
@@ -119,13 +154,19 @@ export async function reconcile(store: MetadataStore, snapshotter: Snapshotter, 
 export function loadRecords(records: Iterable<RecordMeta>, table: RecordTable): number {
   const kept = [...records].filter((m) => m.state !== 'removing');
   const children = new Map<string, number>();
-  for (const meta of kept) if (meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
+  for (const meta of kept)
+    if (meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
   for (const meta of kept) table.addDormant(meta.id, dormantStateOf(meta.state)!, children.get(meta.id) ?? 0);
   return kept.length;
 }
 
 /** Removes the selected snapshots leaves first, since a snapshot with children cannot go. */
-async function removeSnapshots(snapshotter: Snapshotter, all: Map<string, Info>, selected: (key: string) => boolean, removed: (key: string) => void): Promise<void> {
+async function removeSnapshots(
+  snapshotter: Snapshotter,
+  all: Map<string, Info>,
+  selected: (key: string) => boolean,
+  removed: (key: string) => void,
+): Promise<void> {
   const pending = new Set([...all.keys()].filter(selected));
   while (pending.size > 0) {
     const parents = new Set<string>();

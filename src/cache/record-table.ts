@@ -59,7 +59,13 @@ function storedStateOf(state: RecordState): StoredState | undefined {
 
 /** The dormant state a stored record resumes in when no process holds it. */
 export function dormantStateOf(stored: StoredState): RecordState | undefined {
-  return stored === 'mutable' ? 'mutable.idle' : stored === 'frozen' ? 'frozen.released' : stored === 'committed' ? 'committed.released' : undefined;
+  return stored === 'mutable'
+    ? 'mutable.idle'
+    : stored === 'frozen'
+      ? 'frozen.released'
+      : stored === 'committed'
+        ? 'committed.released'
+        : undefined;
 }
 
 const STATE_CODE = new Map(RECORD_STATES.map((s, i) => [s, i]));
@@ -145,7 +151,11 @@ export class RecordTable {
   /** Starts a new record's actor in `creating`; its metadata is first written on entering `mutable`. */
   create(meta: RecordMeta): LiveRecord {
     const input: RecordInput = { id: meta.id, retain: meta.retain };
-    const actor = createActor(this.machine, { input, id: `record:${meta.id}`, ...(this.inspect ? { inspect: this.inspect } : {}) });
+    const actor = createActor(this.machine, {
+      input,
+      id: `record:${meta.id}`,
+      ...(this.inspect ? { inspect: this.inspect } : {}),
+    });
     this.unstored.add(meta.id);
     return this.attach(meta, actor, 'creating');
   }
@@ -169,7 +179,12 @@ export class RecordTable {
       ...(meta.lastUsedAt === undefined ? {} : { lastUsedAt: meta.lastUsedAt }),
     };
     const snapshot = this.machine.resolveState({ value: stateValue(state), context });
-    const actor = createActor(this.machine, { snapshot, input: { id, retain: meta.retain }, id: `record:${id}`, ...(this.inspect ? { inspect: this.inspect } : {}) });
+    const actor = createActor(this.machine, {
+      snapshot,
+      input: { id, retain: meta.retain },
+      id: `record:${id}`,
+      ...(this.inspect ? { inspect: this.inspect } : {}),
+    });
     this.dormant.delete(id);
     return this.attach(meta, actor, state);
   }
@@ -264,11 +279,21 @@ export class RecordTable {
     const { lastUsedAt, usageCount } = snapshot.context;
     const meta = record.meta;
     const id = meta.id;
-    const unchanged = !this.unstored.has(id) && meta.state === stored && meta.lastUsedAt === lastUsedAt && meta.usageCount === usageCount;
+    const unchanged =
+      !this.unstored.has(id) &&
+      meta.state === stored &&
+      meta.lastUsedAt === lastUsedAt &&
+      meta.usageCount === usageCount;
     if (unchanged) return;
-    const next: RecordMeta = { ...meta, state: stored, usageCount, ...(lastUsedAt === undefined ? {} : { lastUsedAt }) };
+    const next: RecordMeta = {
+      ...meta,
+      state: stored,
+      usageCount,
+      ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
+    };
     // Thawing and committing change what the content may become: a cached size no longer holds.
-    if ((stored === 'mutable' && meta.state !== 'mutable') || (meta.state === 'mutable' && stored === 'frozen')) delete next.usage;
+    if ((stored === 'mutable' && meta.state !== 'mutable') || (meta.state === 'mutable' && stored === 'frozen'))
+      delete next.usage;
     record.meta = next;
     void this.persist(id, next);
   }
@@ -297,9 +322,11 @@ export class RecordTable {
     const wasStored = !this.unstored.delete(id);
     if (wasStored) {
       const previous = this.writes.get(id) ?? Promise.resolve();
-      const write = previous.then(() => this.store.write([{ delete: id }])).finally(() => {
-        if (this.writes.get(id) === write) this.writes.delete(id);
-      });
+      const write = previous
+        .then(() => this.store.write([{ delete: id }]))
+        .finally(() => {
+          if (this.writes.get(id) === write) this.writes.delete(id);
+        });
       this.writes.set(id, write);
     }
     if (record.meta.parent !== undefined) this.adjustChildren(record.meta.parent, -1);

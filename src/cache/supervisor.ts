@@ -15,7 +15,11 @@ export type Inspector = Observer<InspectionEvent> | ((event: InspectionEvent) =>
 type OpType = OperationEvent['type'];
 type OpOf<T extends OpType> = Extract<OperationEvent, { type: T }>;
 /** An operation event as callers build it; the supervisor adds the reply. */
-export type OperationRequest = OperationEvent extends infer E ? (E extends OperationEvent ? Omit<E, 'reply'> : never) : never;
+export type OperationRequest = OperationEvent extends infer E
+  ? E extends OperationEvent
+    ? Omit<E, 'reply'>
+    : never
+  : never;
 
 /** One decided operation, reported when it settles. */
 export interface OperationReport {
@@ -139,7 +143,13 @@ export class Supervisor {
       const report = this.deps.onOperation;
       if (!report) return;
       const code = error instanceof CacheError ? error.code : undefined;
-      report({ op: event.type, ...(id === undefined ? {} : { id }), ms: performance.now() - started, outcome: error === undefined ? 'ok' : 'error', ...(code ? { code } : {}) });
+      report({
+        op: event.type,
+        ...(id === undefined ? {} : { id }),
+        ms: performance.now() - started,
+        outcome: error === undefined ? 'ok' : 'error',
+        ...(code ? { code } : {}),
+      });
     };
     let outcome: unknown;
     try {
@@ -202,7 +212,11 @@ export class Supervisor {
     // Every id in the table was checked when it was made or read; only an unknown one needs checking.
     if (!this.table.has(id)) {
       const parsed = RecordId.safeParse(id);
-      if (!parsed.success) throw new CacheError('INVALID', `record id ${JSON.stringify(id)} ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
+      if (!parsed.success)
+        throw new CacheError(
+          'INVALID',
+          `record id ${JSON.stringify(id)} ${parsed.error.issues[0]?.message ?? 'is invalid'}`,
+        );
     }
     const record = this.table.revive(id);
     if (!record.actor.getSnapshot().can(event)) {
@@ -246,7 +260,10 @@ export class Supervisor {
     };
     const record = this.table.create(meta);
     const settled = await waitFor(record.actor, (s) => !s.matches('creating'), { timeout: Infinity });
-    if (settled.status === 'done') throw new CacheError('INVALID', `new: preparing a snapshot for record ${meta.id} failed`, { cause: record.ioError });
+    if (settled.status === 'done')
+      throw new CacheError('INVALID', `new: preparing a snapshot for record ${meta.id} failed`, {
+        cause: record.ioError,
+      });
     await this.table.durable(meta.id);
     return meta.id;
   }
@@ -262,7 +279,10 @@ export class Supervisor {
     if (record.state.startsWith('committed')) return;
     if (record.state !== 'finalizing') this.apply(id, { type: 'FINALIZE' });
     const settled = await waitFor(record.actor, (s) => !s.matches('finalizing'), { timeout: Infinity });
-    if (!settled.matches('committed')) throw new CacheError('INVALID', `finalize: committing the snapshot of record ${id} failed`, { cause: record.ioError });
+    if (!settled.matches('committed'))
+      throw new CacheError('INVALID', `finalize: committing the snapshot of record ${id} failed`, {
+        cause: record.ioError,
+      });
     await this.table.durable(id);
   }
 
@@ -296,18 +316,25 @@ export class Supervisor {
         const meta = this.table.meta(input.id);
         try {
           if (meta?.parent !== undefined) await this.committedParent(meta.parent);
-          await snapshotter.prepare(activeKey(input.id), meta?.parent === undefined ? undefined : committedKey(meta.parent), {
-            labels: { [RECORD_LABEL]: input.id },
-          });
+          await snapshotter.prepare(
+            activeKey(input.id),
+            meta?.parent === undefined ? undefined : committedKey(meta.parent),
+            {
+              labels: { [RECORD_LABEL]: input.id },
+            },
+          );
         } catch (err) {
           const live = this.table.liveRecord(input.id);
-          if (live) live.removalReason = `preparing its snapshot failed: ${err instanceof Error ? err.message : String(err)}`;
+          if (live)
+            live.removalReason = `preparing its snapshot failed: ${err instanceof Error ? err.message : String(err)}`;
           failed(input.id, err);
         }
       }),
       finalizeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {
         try {
-          await snapshotter.commit(committedKey(input.id), activeKey(input.id), { labels: { [RECORD_LABEL]: input.id } });
+          await snapshotter.commit(committedKey(input.id), activeKey(input.id), {
+            labels: { [RECORD_LABEL]: input.id },
+          });
         } catch (err) {
           failed(input.id, err);
         }

@@ -39,7 +39,6 @@ export function inUseSet(table: RecordTable): Set<string> {
   return inUse;
 }
 
-
 /** A usage record as the policy code sees it: times in ms. */
 export function usageSummary(u: UsageInfo): RecordSummary {
   return {
@@ -56,4 +55,3 @@ export function usageSummary(u: UsageInfo): RecordSummary {
     ...(u.description === undefined ? {} : { description: u.description }),
   };
 }
-

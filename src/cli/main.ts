@@ -8,7 +8,7 @@ import { registerServe } from './commands/serve.js';
 
 const program = new Command()
   .name('cachekit')
-  .description('A cache of layered filesystem snapshots: BuildKit\'s cache manager as observable actors.')
+  .description("A cache of layered filesystem snapshots: BuildKit's cache manager as observable actors.")
   .showHelpAfterError();
 
 registerDu(program);

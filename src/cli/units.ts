@@ -50,7 +50,8 @@ export function parseSize(input: string, options: ParseSizeOptions = {}): number
   const text = input.trim();
   if (text.endsWith('%')) {
     const num = text.slice(0, -1).trim();
-    if (!/^\d+(\.\d+)?$/.test(num)) throw new UnitParseError('size', input, 'a percentage must be a number followed by %');
+    if (!/^\d+(\.\d+)?$/.test(num))
+      throw new UnitParseError('size', input, 'a percentage must be a number followed by %');
     const percent = Number(num);
     if (percent > 100) throw new UnitParseError('size', input, 'a percentage of the disk cannot exceed 100%');
     return { percent };
@@ -62,7 +63,8 @@ export function parseSize(input: string, options: ParseSizeOptions = {}): number
 /** Like {@link parseSize} but rejects percentages: the value must be absolute. */
 export function parseBytes(input: string, options: ParseSizeOptions = {}): number {
   const size = parseSize(input, options);
-  if (isDiskPercent(size)) throw new UnitParseError('size', input, 'a percentage is not allowed here; give an absolute size');
+  if (isDiskPercent(size))
+    throw new UnitParseError('size', input, 'a percentage is not allowed here; give an absolute size');
   return size;
 }
 
@@ -71,7 +73,11 @@ function parseBytesOnly(input: string, text: string, options: ParseSizeOptions):
   if (text.startsWith('-')) throw new UnitParseError('size', input, 'must not be negative');
   const m = SIZE_RE.exec(text);
   if (m === null) {
-    throw new UnitParseError('size', input, 'expected a number with an optional unit (B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB, PiB, K, M, G, T, P) or N%');
+    throw new UnitParseError(
+      'size',
+      input,
+      'expected a number with an optional unit (B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB, PiB, K, M, G, T, P) or N%',
+    );
   }
   const [, num, letter, iec, bSuffix] = m;
   let multiplier = 1;
@@ -83,7 +89,8 @@ function parseBytesOnly(input: string, text: string, options: ParseSizeOptions):
   if (iec !== undefined && bSuffix === undefined && options.docker !== true) {
     throw new UnitParseError('size', input, `"${letter}${iec}" needs a trailing B (e.g. ${letter}${iec}B)`);
   }
-  if (multiplier === 1 && num!.includes('.')) throw new UnitParseError('size', input, 'a byte count must be a whole number');
+  if (multiplier === 1 && num!.includes('.'))
+    throw new UnitParseError('size', input, 'a byte count must be a whole number');
   const bytes = Math.round(Number(num) * multiplier);
   if (!Number.isSafeInteger(bytes)) throw new UnitParseError('size', input, 'too large to represent exactly');
   return bytes;
@@ -109,7 +116,8 @@ const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
 /** Formats bytes for people, e.g. `1.5GB`; the output parses back with {@link parseSize} (to within the rounding). */
 export function formatSize(bytes: number, options: FormatSizeOptions = {}): string {
-  if (!Number.isFinite(bytes) || bytes < 0) throw new RangeError(`formatSize: ${bytes} is not a non-negative finite number`);
+  if (!Number.isFinite(bytes) || bytes < 0)
+    throw new RangeError(`formatSize: ${bytes} is not a non-negative finite number`);
   const base = options.binary === true ? KIB : 1000;
   const units = options.binary === true ? BINARY_UNITS : DECIMAL_UNITS;
   const precision = options.precision ?? 2;
@@ -155,7 +163,11 @@ export function parseDuration(input: string): number {
     seen++;
   }
   if (seen === 0 || consumed !== text.length) {
-    throw new UnitParseError('duration', input, 'expected whole seconds or parts like 1h30m, 48h, 7d, 500ms (units: w d h m s ms)');
+    throw new UnitParseError(
+      'duration',
+      input,
+      'expected whole seconds or parts like 1h30m, 48h, 7d, 500ms (units: w d h m s ms)',
+    );
   }
   return checkedMs(input, Math.round(total));
 }
@@ -167,7 +179,8 @@ function checkedMs(input: string, ms: number): number {
 
 /** Formats milliseconds exactly as compound units, e.g. 5_400_000 → `1h30m`; 0 → `0s`. */
 export function formatDuration(ms: number): string {
-  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`formatDuration: ${ms} is not a non-negative whole number of ms`);
+  if (!Number.isSafeInteger(ms) || ms < 0)
+    throw new RangeError(`formatDuration: ${ms} is not a non-negative whole number of ms`);
   if (ms === 0) return '0s';
   let rest = ms;
   let out = '';

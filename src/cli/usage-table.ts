@@ -6,12 +6,28 @@ export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): 
   const sorted = [...rows].sort((a, b) => b.size - a.size);
   const lines = [['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED']];
   for (const u of sorted)
-    lines.push([u.id + (u.mutable ? '*' : ''), String(!u.inUse), formatSize(u.size), u.lastUsedAt ? `${formatAge(now - u.lastUsedAt.getTime())} ago` : '']);
+    lines.push([
+      u.id + (u.mutable ? '*' : ''),
+      String(!u.inUse),
+      formatSize(u.size),
+      u.lastUsedAt ? `${formatAge(now - u.lastUsedAt.getTime())} ago` : '',
+    ]);
   const widths = lines[0]!.map((_, col) => Math.max(...lines.map((l) => l[col]!.length)));
-  const table = lines.map((l) => l.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
+  const table = lines.map((l) =>
+    l
+      .map((cell, col) => cell.padEnd(widths[col]!))
+      .join('  ')
+      .trimEnd(),
+  );
   const total = rows.reduce((n, u) => n + u.size, 0);
   const reclaimable = rows.filter((u) => !u.inUse).reduce((n, u) => n + u.size, 0);
-  return [...table, `Shared:\t\t0B`, `Private:\t${formatSize(total)}`, `Reclaimable:\t${formatSize(reclaimable)}`, `Total:\t\t${formatSize(total)}`].join('\n');
+  return [
+    ...table,
+    `Shared:\t\t0B`,
+    `Private:\t${formatSize(total)}`,
+    `Reclaimable:\t${formatSize(reclaimable)}`,
+    `Total:\t\t${formatSize(total)}`,
+  ].join('\n');
 }
 
 /** `--verbose`: one block per record with every field. */

@@ -1,8 +1,26 @@
-export { machineToMermaid, mermaidId, DiagramOptionError, DiagramIdCollisionError, HIGHLIGHT_CLASS, HIGHLIGHT_MARK, HIGHLIGHT_STYLE } from './mermaid.js';
+export {
+  machineToMermaid,
+  mermaidId,
+  DiagramOptionError,
+  DiagramIdCollisionError,
+  HIGHLIGHT_CLASS,
+  HIGHLIGHT_MARK,
+  HIGHLIGHT_STYLE,
+} from './mermaid.js';
 export type { MermaidOptions, MermaidDirection, MermaidLayout, DiagramOptionField } from './mermaid.js';
 export { renderDiagram, renderSvg, renderAscii, applyStateClasses } from './render.js';
 export type { RenderedDiagram, RenderDiagramOptions } from './render.js';
-export { readMachine, flattenEdges, initialLeaf, leafStatePaths, allStatePaths, declaredEventTypes, eventLabel, guardLabel, statePath } from './walk.js';
+export {
+  readMachine,
+  flattenEdges,
+  initialLeaf,
+  leafStatePaths,
+  allStatePaths,
+  declaredEventTypes,
+  eventLabel,
+  guardLabel,
+  statePath,
+} from './walk.js';
 export type { MachineModel, DiagramEdge, AnywhereHandler } from './walk.js';
 export { generateDiagramFiles, staleDiagramFiles, MACHINE_DIAGRAMS, DIAGRAM_DIR } from './generate.js';
 export type { MachineDiagramSpec, DiagramFiles, StaleDiagramFile } from './generate.js';

@@ -230,7 +230,8 @@ export function flattenEdges(model: MachineModel): DiagramEdge[] {
     }
     const eventType = edge.eventType;
     for (const leaf of descendants(source)) {
-      if (isLeaf(leaf) && !handledBelow(leaf, source, eventType)) flat.push({ from: statePath(leaf), to, label: edge.label, eventType });
+      if (isLeaf(leaf) && !handledBelow(leaf, source, eventType))
+        flat.push({ from: statePath(leaf), to, label: edge.label, eventType });
     }
   }
   return flat;

@@ -44,7 +44,8 @@ function sendText(res: ServerResponse, status: number, body: string, contentType
   res.end(body);
 }
 
-const sendJson = (res: ServerResponse, status: number, body: unknown) => sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
+const sendJson = (res: ServerResponse, status: number, body: unknown) =>
+  sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
 
 /** A non-negative integer query parameter, its default when absent, or undefined when malformed. */
 function intParam(url: URL, name: string, fallback: number): number | undefined {
@@ -89,7 +90,11 @@ export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
         if (isCacheError(err) && err.code === 'NOT_FOUND') return sendText(res, 404, `record ${id}: not found`);
         throw err;
       }
-      const detail: RecordDetail = { record, svg: ctx.diagrams.draw({ highlight: record.state }), history: cm.history(id) };
+      const detail: RecordDetail = {
+        record,
+        svg: ctx.diagrams.draw({ highlight: record.state }),
+        history: cm.history(id),
+      };
       return sendJson(res, 200, detail);
     }
     default: {

@@ -39,7 +39,8 @@ export class InspectorOptionError extends Error {
 function validate(options: InspectorOptions): { port: number; host: string } {
   const port = options.port ?? 0;
   const host = options.host ?? '127.0.0.1';
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InspectorOptionError('port', options.port, 'must be an integer from 0 to 65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InspectorOptionError('port', options.port, 'must be an integer from 0 to 65535');
   if (typeof host !== 'string' || host.trim() === '' || /[\s/?#@]/.test(host))
     throw new InspectorOptionError('host', options.host, 'must be a host name or IP address');
   return { port, host };
@@ -58,7 +59,8 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
   // Same-origin only; inline styles because the diagram SVG carries a <style> element.
-  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
 };
 
 function refuse(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
@@ -90,7 +92,10 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const url = new URL(req.url ?? '/', 'http://inspector.invalid');
     if (!tokenMatches(url.searchParams.get('token'), token)) return refuse(res, 401, 'missing or wrong token');
-    if (req.method !== 'GET') return refuse(res, 405, `${req.method ?? 'this method'} not allowed: the inspector is read-only`, { allow: 'GET' });
+    if (req.method !== 'GET')
+      return refuse(res, 405, `${req.method ?? 'this method'} not allowed: the inspector is read-only`, {
+        allow: 'GET',
+      });
     try {
       route(ctx, url, res);
     } catch (err) {

@@ -18,7 +18,13 @@ export interface StreamOptions {
   keepAliveMs: number;
 }
 
-export const DEFAULT_STREAM_OPTIONS: StreamOptions = { flushMs: 100, firstChunk: 200, snapshotChunk: 10_000, recentEvents: 50, keepAliveMs: 15_000 };
+export const DEFAULT_STREAM_OPTIONS: StreamOptions = {
+  flushMs: 100,
+  firstChunk: 200,
+  snapshotChunk: 10_000,
+  recentEvents: 50,
+  keepAliveMs: 15_000,
+};
 
 /** The next turn of the event loop, or, when the socket is full, the moment it drains or closes. */
 function nextTurn(res: ServerResponse): Promise<void> {

@@ -15,7 +15,10 @@ const MOVES = new Set(['record.transition', 'record.removed', 'record.created', 
  * or the event rate, plus a heartbeat so operations in flight without events
  * still show their age. Stops when the last page disconnects.
  */
-export function statusFeed(cm: CacheManager, options: { throttleMs?: number; heartbeatMs?: number } = {}): Observable<InspectorStatus> {
+export function statusFeed(
+  cm: CacheManager,
+  options: { throttleMs?: number; heartbeatMs?: number } = {},
+): Observable<InspectorStatus> {
   const throttleMs = options.throttleMs ?? 200;
   const heartbeatMs = options.heartbeatMs ?? 1000;
   return merge(of(0), interval(heartbeatMs), cm.events$.pipe(filter((e) => MOVES.has(e.type)))).pipe(

@@ -5,7 +5,11 @@ import { SCHEMA_VERSION } from './schema.js';
  * stored values in place inside the open transaction. None exist yet: version 1
  * is the first stored shape.
  */
-export type Migration = (values: { get(key: string): unknown; put(key: string, value: unknown): void; keys(): Iterable<string> }) => void;
+export type Migration = (values: {
+  get(key: string): unknown;
+  put(key: string, value: unknown): void;
+  keys(): Iterable<string>;
+}) => void;
 
 export const MIGRATIONS: Record<number, Migration> = {};
 

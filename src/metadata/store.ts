@@ -29,7 +29,8 @@ export class MetadataStore {
   static async open(path: string, options: { readOnly?: boolean } = {}): Promise<MetadataStore> {
     const readOnly = options.readOnly ?? false;
     if (!readOnly) mkdirSync(path, { recursive: true });
-    else if (!existsSync(path)) throw new CacheError('NOT_FOUND', `no cache metadata at ${path}: not a cachekit root, or never opened`);
+    else if (!existsSync(path))
+      throw new CacheError('NOT_FOUND', `no cache metadata at ${path}: not a cachekit root, or never opened`);
     // overlappingSync off: a commit's promise then means "on disk", which is what callers wait for.
     const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
@@ -40,9 +41,16 @@ export class MetadataStore {
       if (!readOnly) await meta.put(VERSION_KEY, SCHEMA_VERSION);
     } else {
       const parsed = SchemaVersion.safeParse(stored);
-      if (!parsed.success) throw new CacheError('INVALID', `metadata at ${path}: stored schema version ${JSON.stringify(stored)} is not a positive integer`);
+      if (!parsed.success)
+        throw new CacheError(
+          'INVALID',
+          `metadata at ${path}: stored schema version ${JSON.stringify(stored)} is not a positive integer`,
+        );
       if (parsed.data > SCHEMA_VERSION)
-        throw new CacheError('INVALID', `metadata at ${path}: schema version ${parsed.data} is newer than this cachekit understands (${SCHEMA_VERSION})`);
+        throw new CacheError(
+          'INVALID',
+          `metadata at ${path}: schema version ${parsed.data} is newer than this cachekit understands (${SCHEMA_VERSION})`,
+        );
       if (parsed.data < SCHEMA_VERSION && !readOnly) {
         const steps = migrationPath(parsed.data);
         await env.transaction(() => {
@@ -71,7 +79,13 @@ export class MetadataStore {
     for (const { key, value } of this.records.getRange()) {
       const result = RecordMeta.safeParse(value);
       if (result.success && result.data.id === key) yield result.data;
-      else onCorrupt({ id: String(key), reason: result.success ? `stored id ${result.data.id} differs from its key` : result.error.issues.map(describeIssue).join('; ') });
+      else
+        onCorrupt({
+          id: String(key),
+          reason: result.success
+            ? `stored id ${result.data.id} differs from its key`
+            : result.error.issues.map(describeIssue).join('; '),
+        });
     }
   }
 
@@ -101,7 +115,9 @@ export class MetadataStore {
     for (const w of writes) if ('put' in w) RecordMeta.parse(w.put);
     // Writes queued in one event turn commit in one transaction (lmdb-js eventTurnBatching), so these
     // land together; a plain put avoids the round trip to the write thread that transaction() costs.
-    await Promise.all(writes.map((w) => ('put' in w ? this.records.put(w.put.id, w.put) : this.records.remove(w.delete))));
+    await Promise.all(
+      writes.map((w) => ('put' in w ? this.records.put(w.put.id, w.put) : this.records.remove(w.delete))),
+    );
   }
 
   /** Test and recovery hook: stores a raw value under an id, unchecked. */
@@ -121,6 +137,9 @@ function describeIssue(issue: { path: PropertyKey[]; message: string }): string 
 function parseStored(id: string, raw: unknown): RecordMeta {
   const result = RecordMeta.safeParse(raw);
   if (!result.success)
-    throw new CacheError('INVALID', `record ${id}: stored metadata is corrupt: ${result.error.issues.map(describeIssue).join('; ')}`);
+    throw new CacheError(
+      'INVALID',
+      `record ${id}: stored metadata is corrupt: ${result.error.issues.map(describeIssue).join('; ')}`,
+    );
   return result.data;
 }

@@ -25,9 +25,13 @@ export class SizeItemError extends SizeError {
     readonly key: string,
     cause: unknown,
   ) {
-    super('ITEM_FAILED', `sizing item ${JSON.stringify(key)} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(
+      'ITEM_FAILED',
+      `sizing item ${JSON.stringify(key)} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
   }
 }
 

@@ -80,7 +80,8 @@ export function assertWalkablePath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) {
     throw new SizeError('INVALID_PATH', `path to size must be a non-empty string, got ${JSON.stringify(path)}`);
   }
-  if (path.includes('\0')) throw new SizeError('INVALID_PATH', `path to size ${JSON.stringify(path)} contains a NUL byte`);
+  if (path.includes('\0'))
+    throw new SizeError('INVALID_PATH', `path to size ${JSON.stringify(path)} contains a NUL byte`);
   if (!isAbsolute(path)) throw new SizeError('INVALID_PATH', `path to size ${JSON.stringify(path)} is not absolute`);
 }
 
@@ -103,7 +104,10 @@ export class SizeWorkerPool {
   constructor(options: SizePoolOptions = {}) {
     this.size = positiveInteger(options.size, availableParallelism(), 'size pool size');
     if (options.abortGraceMs !== undefined && !(options.abortGraceMs >= 0 && Number.isFinite(options.abortGraceMs))) {
-      throw new SizeError('INVALID_OPTION', `abortGraceMs must be a finite number >= 0, got ${String(options.abortGraceMs)}`);
+      throw new SizeError(
+        'INVALID_OPTION',
+        `abortGraceMs must be a finite number >= 0, got ${String(options.abortGraceMs)}`,
+      );
     }
     this.abortGraceMs = options.abortGraceMs ?? 50;
     this.fastStat = options.fastStat ?? true;
@@ -117,7 +121,10 @@ export class SizeWorkerPool {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.closed) return Promise.reject(new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(path)}: the size pool is closed`));
+    if (this.closed)
+      return Promise.reject(
+        new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(path)}: the size pool is closed`),
+      );
     const { signal, probe } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Usage>((resolve, reject) => {

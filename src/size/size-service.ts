@@ -130,7 +130,12 @@ export class SizeService {
 
   stats(): SizeServiceStats {
     const gate = this.gate.stats();
-    return { walksStarted: this.walksStarted, active: gate.active, waiting: gate.waiting, inFlight: this.inFlight.size };
+    return {
+      walksStarted: this.walksStarted,
+      active: gate.active,
+      waiting: gate.waiting,
+      inFlight: this.inFlight.size,
+    };
   }
 
   /** Instrumentation: the probe of the walk currently running for `key`, if any. */
@@ -192,29 +197,30 @@ export class SizeService {
       const snapshot = (): SizeProgress => ({ ...progress });
 
       const results$ = from(list).pipe(
-        mergeMap((item) =>
-          defer(() => {
-            running.set(item.key, (running.get(item.key) ?? 0) + 1);
-            return this.size$(item.key, item.path);
-          }).pipe(
-            map((usage): SizeResultEvent => {
-              progress.bytes += usage.size;
-              progress.inodes += usage.inodes;
-              progress.done += 1;
-              return { type: 'result', key: item.key, usage, progress: snapshot() };
-            }),
-            catchError((error: unknown) => {
-              if (options.strict) return throwError(() => new SizeItemError(item.key, error));
-              progress.done += 1;
-              progress.failed += 1;
-              return of<SizeResultEvent>({ type: 'result', key: item.key, usage: ZERO, error, progress: snapshot() });
-            }),
-            finalize(() => {
-              const left = (running.get(item.key) ?? 1) - 1;
-              if (left > 0) running.set(item.key, left);
-              else running.delete(item.key);
-            }),
-          ),
+        mergeMap(
+          (item) =>
+            defer(() => {
+              running.set(item.key, (running.get(item.key) ?? 0) + 1);
+              return this.size$(item.key, item.path);
+            }).pipe(
+              map((usage): SizeResultEvent => {
+                progress.bytes += usage.size;
+                progress.inodes += usage.inodes;
+                progress.done += 1;
+                return { type: 'result', key: item.key, usage, progress: snapshot() };
+              }),
+              catchError((error: unknown) => {
+                if (options.strict) return throwError(() => new SizeItemError(item.key, error));
+                progress.done += 1;
+                progress.failed += 1;
+                return of<SizeResultEvent>({ type: 'result', key: item.key, usage: ZERO, error, progress: snapshot() });
+              }),
+              finalize(() => {
+                const left = (running.get(item.key) ?? 1) - 1;
+                if (left > 0) running.set(item.key, left);
+                else running.delete(item.key);
+              }),
+            ),
           // Only as many items subscribed as can run: subscribing a whole large batch at once blocks the loop.
           this.gate.limit,
         ),
@@ -235,7 +241,10 @@ export class SizeService {
                   partialInodes += probe?.inodesSoFar ?? 0;
                 }
                 const now = snapshot();
-                return { type: 'progress', progress: { ...now, bytes: now.bytes + partialBytes, inodes: now.inodes + partialInodes } };
+                return {
+                  type: 'progress',
+                  progress: { ...now, bytes: now.bytes + partialBytes, inodes: now.inodes + partialInodes },
+                };
               }),
               takeUntil(results$.pipe(last(null, null))),
             );
@@ -247,15 +256,19 @@ export class SizeService {
   private join(key: string, path: UsageSource): InFlight {
     const existing = this.inFlight.get(key);
     if (existing !== undefined) return existing;
-    const walk$ = isMeasured(path) ? measured$(path, () => (this.walksStarted += 1)) : this.walkPath$(path, () => entry);
+    const walk$ = isMeasured(path)
+      ? measured$(path, () => (this.walksStarted += 1))
+      : this.walkPath$(path, () => entry);
     const entry: InFlight = {
       probe: undefined,
-      usage$: this.gate.run$(() => walk$).pipe(
-        finalize(() => {
-          if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
-        }),
-        share(),
-      ),
+      usage$: this.gate
+        .run$(() => walk$)
+        .pipe(
+          finalize(() => {
+            if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
+          }),
+          share(),
+        ),
     };
     this.inFlight.set(key, entry);
     return entry;

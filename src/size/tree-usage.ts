@@ -17,5 +17,8 @@ export interface TreeUsageOptions {
 export function treeUsage(root: string, options: TreeUsageOptions = {}): Promise<Usage> {
   const pool = options.pool ?? defaultSizePool();
   // Relative roots were accepted by the original promise-based walker; keep that.
-  return pool.run(typeof root === 'string' && root !== '' ? resolve(root) : root, options.signal ? { signal: options.signal } : {});
+  return pool.run(
+    typeof root === 'string' && root !== '' ? resolve(root) : root,
+    options.signal ? { signal: options.signal } : {},
+  );
 }

@@ -82,7 +82,7 @@ export function walkTreeSync(root: string, control: ControlBlock, lstat: LstatFi
       if (!control.beforeFsCall(times)) return ABORTED;
       names = readdirSync(dir, { encoding: 'buffer' });
     }
-    const prefix: TreePath = typeof dir === 'string' ? (dir === '/' ? '' : dir) + '/' : Buffer.concat([dir, SLASH]);
+    const prefix: TreePath = typeof dir === 'string' ? `${dir === '/' ? '' : dir}/` : Buffer.concat([dir, SLASH]);
     for (const name of names) {
       const path: TreePath =
         typeof prefix === 'string' ? prefix + (name as string) : Buffer.concat([prefix, name as Buffer]);

@@ -69,7 +69,8 @@ export class SnapshotterCore implements Snapshotter {
   protected static async openStore(root: string): Promise<MetadataStore> {
     await mkdir(join(root, 'snapshots'), { recursive: true });
     const real = await realpath(root);
-    if (openRoots.has(real)) throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
+    if (openRoots.has(real))
+      throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
     const store = MetadataStore.open(join(root, 'metadata.lmdb'));
     openRoots.set(real, store);
     return store;
@@ -96,11 +97,18 @@ export class SnapshotterCore implements Snapshotter {
   }
 
   private checkCreate(op: string, key: string, parent: string | undefined): SnapshotRecord | undefined {
-    if (this.store.getByName(key)) throw new SnapshotError('ALREADY_EXISTS', op, key, 'a snapshot with this key or name already exists');
+    if (this.store.getByName(key))
+      throw new SnapshotError('ALREADY_EXISTS', op, key, 'a snapshot with this key or name already exists');
     if (parent === undefined) return undefined;
     const p = this.store.getByName(parent);
     if (!p) throw new SnapshotError('NOT_FOUND', op, key, `parent ${JSON.stringify(parent)} does not exist`);
-    if (p.kind !== 'committed') throw new SnapshotError('INVALID_ARGUMENT', op, key, `parent ${JSON.stringify(parent)} is ${p.kind}, not committed`);
+    if (p.kind !== 'committed')
+      throw new SnapshotError(
+        'INVALID_ARGUMENT',
+        op,
+        key,
+        `parent ${JSON.stringify(parent)} is ${p.kind}, not committed`,
+      );
     return p;
   }
 
@@ -114,7 +122,12 @@ export class SnapshotterCore implements Snapshotter {
     await rm(trash, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  private create(op: 'prepare' | 'view', key: string, parent: string | undefined, options: SnapshotOptions | undefined): Promise<Mount[]> {
+  private create(
+    op: 'prepare' | 'view',
+    key: string,
+    parent: string | undefined,
+    options: SnapshotOptions | undefined,
+  ): Promise<Mount[]> {
     return this.run(op, typeof key === 'string' ? key : undefined, async () => {
       validateKey(op, 'key', key);
       const parentName = parent === '' ? undefined : parent;
@@ -133,16 +146,35 @@ export class SnapshotterCore implements Snapshotter {
           await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
           // The parent may have been removed (or the key taken) while copying: report that instead.
           this.checkCreate(op, key, parentName);
-          throw new SnapshotError('FAILED_PRECONDITION', op, key, `creating snapshot storage failed: ${(err as Error).message}`, { cause: err });
+          throw new SnapshotError(
+            'FAILED_PRECONDITION',
+            op,
+            key,
+            `creating snapshot storage failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         const now = Date.now();
-        const rec: SnapshotRecord = { id, name: key, kind: op === 'prepare' ? 'active' : 'view', labels, created: now, updated: now };
+        const rec: SnapshotRecord = {
+          id,
+          name: key,
+          kind: op === 'prepare' ? 'active' : 'view',
+          labels,
+          created: now,
+          updated: now,
+        };
         if (parentRec) rec.parentId = parentRec.id;
         try {
           await this.store.write((tx) => {
             const current = this.checkCreate(op, key, parentName);
             // Same name but another id: the parent was removed and recreated while we copied it.
-            if (current?.id !== parentRec?.id) throw new SnapshotError('NOT_FOUND', op, key, `parent ${JSON.stringify(parentName)} was removed while the snapshot was created`);
+            if (current?.id !== parentRec?.id)
+              throw new SnapshotError(
+                'NOT_FOUND',
+                op,
+                key,
+                `parent ${JSON.stringify(parentName)} was removed while the snapshot was created`,
+              );
             tx.put(rec);
           });
         } catch (err) {
@@ -175,7 +207,13 @@ export class SnapshotterCore implements Snapshotter {
     return this.run('mounts', key, async () => {
       validateKey('mounts', 'key', key);
       const rec = this.mustGet('mounts', key);
-      if (rec.kind === 'committed') throw new SnapshotError('FAILED_PRECONDITION', 'mounts', key, 'snapshot is committed; only active and view snapshots have mounts');
+      if (rec.kind === 'committed')
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'mounts',
+          key,
+          'snapshot is committed; only active and view snapshots have mounts',
+        );
       return this.driver.mounts(rec, this.store.chain(rec));
     });
   }
@@ -196,20 +234,39 @@ export class SnapshotterCore implements Snapshotter {
       const labels = normalizeLabels('commit', name, options?.labels);
       const check = (): SnapshotRecord => {
         const rec = this.mustGet('commit', key);
-        if (rec.kind !== 'active') throw new SnapshotError('FAILED_PRECONDITION', 'commit', key, `snapshot is ${rec.kind}; only an active snapshot can be committed`);
-        if (this.store.getByName(name)) throw new SnapshotError('ALREADY_EXISTS', 'commit', name, 'a snapshot with this name or key already exists');
+        if (rec.kind !== 'active')
+          throw new SnapshotError(
+            'FAILED_PRECONDITION',
+            'commit',
+            key,
+            `snapshot is ${rec.kind}; only an active snapshot can be committed`,
+          );
+        if (this.store.getByName(name))
+          throw new SnapshotError('ALREADY_EXISTS', 'commit', name, 'a snapshot with this name or key already exists');
         return rec;
       };
       const rec = check();
       try {
         await this.driver.beforeCommit?.(rec, this.store.chain(rec));
       } catch (err) {
-        throw new SnapshotError('FAILED_PRECONDITION', 'commit', key, `preparing the layer for commit failed (is it still mounted?): ${(err as Error).message}`, { cause: err });
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'commit',
+          key,
+          `preparing the layer for commit failed (is it still mounted?): ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       const usage = await this.driver.usage(rec, {});
       await this.store.write((tx) => {
         const current = check();
-        if (current.id !== rec.id) throw new SnapshotError('NOT_FOUND', 'commit', key, 'the active snapshot was removed while it was being committed');
+        if (current.id !== rec.id)
+          throw new SnapshotError(
+            'NOT_FOUND',
+            'commit',
+            key,
+            'the active snapshot was removed while it was being committed',
+          );
         const now = Date.now();
         tx.put({ ...current, name, kind: 'committed', labels, created: now, updated: now, usage });
       });
@@ -221,7 +278,8 @@ export class SnapshotterCore implements Snapshotter {
       validateKey('remove', 'key', key);
       const removed = await this.store.write((tx) => {
         const rec = this.mustGet('remove', key);
-        if (this.store.hasChildren(rec.id)) throw new SnapshotError('FAILED_PRECONDITION', 'remove', key, 'snapshot has children; remove them first');
+        if (this.store.hasChildren(rec.id))
+          throw new SnapshotError('FAILED_PRECONDITION', 'remove', key, 'snapshot has children; remove them first');
         tx.delete(rec);
         return rec;
       });
@@ -232,15 +290,23 @@ export class SnapshotterCore implements Snapshotter {
   update(info: Pick<Info, 'name'> & Partial<Pick<Info, 'labels'>>, ...fieldpaths: string[]): Promise<Info> {
     const key = typeof info?.name === 'string' ? info.name : undefined;
     return this.run('update', key, async () => {
-      if (info === null || typeof info !== 'object') throw new SnapshotError('INVALID_ARGUMENT', 'update', undefined, 'info must be an object');
+      if (info === null || typeof info !== 'object')
+        throw new SnapshotError('INVALID_ARGUMENT', 'update', undefined, 'info must be an object');
       validateKey('update', 'name', info.name);
       const incoming = normalizeLabels('update', info.name, info.labels);
       const labelKeys: string[] = [];
       let replace = fieldpaths.length === 0;
       for (const path of fieldpaths) {
         if (path === 'labels') replace = true;
-        else if (typeof path === 'string' && path.startsWith('labels.') && path.length > 'labels.'.length) labelKeys.push(path.slice('labels.'.length));
-        else throw new SnapshotError('INVALID_ARGUMENT', 'update', info.name, `cannot update field path ${JSON.stringify(path)}; only "labels" and "labels.<key>"`);
+        else if (typeof path === 'string' && path.startsWith('labels.') && path.length > 'labels.'.length)
+          labelKeys.push(path.slice('labels.'.length));
+        else
+          throw new SnapshotError(
+            'INVALID_ARGUMENT',
+            'update',
+            info.name,
+            `cannot update field path ${JSON.stringify(path)}; only "labels" and "labels.<key>"`,
+          );
       }
       return this.store.write((tx) => {
         const rec = this.mustGet('update', info.name);
@@ -261,11 +327,12 @@ export class SnapshotterCore implements Snapshotter {
     // Matches are read up front, so the callback may call stat, remove or even close freely;
     // only the read is tracked, so close() from a callback does not wait for the walk itself.
     const matches = this.run('walk', undefined, async () => {
-      let expr;
+      let expr: ReturnType<typeof parseFilters>;
       try {
         expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
       } catch (err) {
-        if (isFilterSyntaxError(err)) throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
+        if (isFilterSyntaxError(err))
+          throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
         throw err;
       }
       return this.store
@@ -283,7 +350,8 @@ export class SnapshotterCore implements Snapshotter {
       const live = this.store.ids();
       for (const entry of await readdir(this.snapshotsDir)) {
         const id = /^(?:new-)?(\d+)$/.exec(entry);
-        if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1]))))) continue;
+        if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1])))))
+          continue;
         await this.discard(join(this.snapshotsDir, entry));
       }
     });

@@ -97,7 +97,16 @@ class FilterScanner {
         continue;
       }
       const e = this.src[this.pos++];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
+      const simple: Record<string, string> = {
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        n: '\n',
+        t: '\t',
+        r: '\r',
+        b: '\b',
+        f: '\f',
+      };
       if (e !== undefined && simple[e] !== undefined) out += simple[e];
       else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(this.peek(4))) {
         out += String.fromCharCode(parseInt(this.peek(4), 16));
@@ -112,7 +121,12 @@ class FilterScanner {
     if (this.peek() === '"') return this.quoted();
     const start = this.pos;
     while (this.pos < this.src.length && bareChar.test(this.src[this.pos]!)) this.pos++;
-    if (this.pos === start) this.fail(this.pos >= this.src.length ? 'expected a field name' : `unexpected ${JSON.stringify(this.peek())}, expected a field name`);
+    if (this.pos === start)
+      this.fail(
+        this.pos >= this.src.length
+          ? 'expected a field name'
+          : `unexpected ${JSON.stringify(this.peek())}, expected a field name`,
+      );
     return this.src.slice(start, this.pos);
   }
 
@@ -151,20 +165,25 @@ function fieldAllowed(path: string[], rules: readonly FieldRule[]): boolean {
 }
 
 function parseSelector(s: FilterScanner, options: FilterParseOptions): FilterSelector {
-  const fieldStart = (s.skipSpace(), s.pos);
+  s.skipSpace();
+  const fieldStart = s.pos;
   const fieldpath = [s.fieldSegment()];
   while (s.peek() === '.') {
     s.pos++;
     fieldpath.push(s.fieldSegment());
   }
   if (options.allowedFields && !fieldAllowed(fieldpath, options.allowedFields)) {
-    s.fail(`unknown field ${JSON.stringify(fieldpath.join('.'))} (allowed: ${options.allowedFields.join(', ')})`, fieldStart);
+    s.fail(
+      `unknown field ${JSON.stringify(fieldpath.join('.'))} (allowed: ${options.allowedFields.join(', ')})`,
+      fieldStart,
+    );
   }
   s.skipSpace();
   const opStart = s.pos;
   const op = s.peek(2);
   if (op !== '==' && op !== '!=' && op !== '~=') {
-    if (s.pos < s.src.length && s.peek() !== ',') s.fail(`unexpected ${JSON.stringify(s.peek())}, expected an operator (==, !=, ~=) or ","`);
+    if (s.pos < s.src.length && s.peek() !== ',')
+      s.fail(`unexpected ${JSON.stringify(s.peek())}, expected an operator (==, !=, ~=) or ","`);
     return { fieldpath, operator: 'present' };
   }
   s.pos += 2;

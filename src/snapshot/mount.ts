@@ -24,7 +24,9 @@ async function run(cmd: string, args: string[], target: string, cwd?: string): P
     await execFileAsync(cmd, args, cwd === undefined ? {} : { cwd });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new MountError(target, `${cmd} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, { cause: err });
+    throw new MountError(target, `${cmd} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -48,7 +50,7 @@ export function compactOverlayOptions(options: string[]): { options: string[]; c
   const lowers = options[at]!.slice('lowerdir='.length).split(':');
   const cwd = commonDir(lowers);
   const out = [...options];
-  out[at] = 'lowerdir=' + lowers.map((l) => relative(cwd, l)).join(':');
+  out[at] = `lowerdir=${lowers.map((l) => relative(cwd, l)).join(':')}`;
   return { options: out, cwd };
 }
 

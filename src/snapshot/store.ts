@@ -53,7 +53,12 @@ export class MetadataStore {
   private parseRecord(id: number, raw: unknown): SnapshotRecord {
     const parsed = snapshotRecordSchema.safeParse(raw);
     if (!parsed.success || parsed.data.id !== id) {
-      throw new SnapshotError('FAILED_PRECONDITION', 'metadata', String(id), `stored record for snapshot id ${id} is corrupt: ${parsed.error?.message ?? 'id mismatch'}`);
+      throw new SnapshotError(
+        'FAILED_PRECONDITION',
+        'metadata',
+        String(id),
+        `stored record for snapshot id ${id} is corrupt: ${parsed.error?.message ?? 'id mismatch'}`,
+      );
     }
     return parsed.data;
   }
@@ -67,7 +72,8 @@ export class MetadataStore {
     const rawId = this.names.get(nameKey(name));
     if (rawId === undefined) return undefined;
     const id = idSchema.safeParse(rawId);
-    if (!id.success) throw new SnapshotError('FAILED_PRECONDITION', 'metadata', name, 'stored name index entry is corrupt');
+    if (!id.success)
+      throw new SnapshotError('FAILED_PRECONDITION', 'metadata', name, 'stored name index entry is corrupt');
     const rec = this.getById(id.data);
     return rec?.name === name ? rec : undefined;
   }
@@ -116,7 +122,8 @@ export class MetadataStore {
     };
     if (rec.parentId !== undefined) {
       const parent = this.getById(rec.parentId);
-      if (!parent) throw new SnapshotError('FAILED_PRECONDITION', 'metadata', rec.name, `parent id ${rec.parentId} is missing`);
+      if (!parent)
+        throw new SnapshotError('FAILED_PRECONDITION', 'metadata', rec.name, `parent id ${rec.parentId} is missing`);
       info.parent = parent.name;
     }
     return info;

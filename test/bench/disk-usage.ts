@@ -12,7 +12,13 @@ import { parseArgs } from 'node:util';
 import { defaultSizePool, openCacheManager } from '../../src/index.js';
 import { median } from './report.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '100' }, files: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '100' },
+    files: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 const RECORDS = Number(values.records);
 const FILES = Number(values.files);
 const ROUNDS = Number(values.rounds);
@@ -46,7 +52,9 @@ try {
   const cm = await openCacheManager({ root, readOnly: true });
   await defaultSizePool().warm();
   const cold = dropCaches();
-  console.log(`disk usage: ${RECORDS} frozen records x ${FILES} files; caches ${cold ? 'dropped before each measurement' : 'NOT dropped (not root): warm numbers'}`);
+  console.log(
+    `disk usage: ${RECORDS} frozen records x ${FILES} files; caches ${cold ? 'dropped before each measurement' : 'NOT dropped (not root): warm numbers'}`,
+  );
   const ours: number[] = [];
   const du: number[] = [];
   let agree = true;
@@ -56,7 +64,10 @@ try {
       const t = performance.now();
       const out = execFileSync('du', ['-s', '-B1', ...dirs], { encoding: 'utf8', maxBuffer: 1 << 24 });
       du.push(performance.now() - t);
-      return out.trim().split('\n').reduce((n, line) => n + Number(line.split('\t')[0]), 0);
+      return out
+        .trim()
+        .split('\n')
+        .reduce((n, line) => n + Number(line.split('\t')[0]), 0);
     };
     const measureOurs = async () => {
       dropCaches();
@@ -68,7 +79,9 @@ try {
     const [a, b] = round % 2 ? [await measureOurs(), measureDu()] : [measureDu(), await measureOurs()];
     agree &&= a === b;
   }
-  console.log(`cachekit diskUsage median ${median(ours).toFixed(0)} ms, du -s -B1 median ${median(du).toFixed(0)} ms: ratio ${(median(ours) / median(du)).toFixed(2)}x (goal <= 1.0x); totals agree: ${agree}`);
+  console.log(
+    `cachekit diskUsage median ${median(ours).toFixed(0)} ms, du -s -B1 median ${median(du).toFixed(0)} ms: ratio ${(median(ours) / median(du)).toFixed(2)}x (goal <= 1.0x); totals agree: ${agree}`,
+  );
 
   const lags: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -82,7 +95,9 @@ try {
     while (defaultSizePool().stats().busy > 0) await new Promise((r) => setTimeout(r, 1));
     lags.push(performance.now() - t);
   }
-  console.log(`abort to every worker idle: median ${median(lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (goal: within 50 ms)`);
+  console.log(
+    `abort to every worker idle: median ${median(lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms (goal: within 50 ms)`,
+  );
   await cm.close();
 } finally {
   rmSync(root, { recursive: true, force: true });

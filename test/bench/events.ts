@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { openCacheManager, type CacheManager } from '../../src/index.js';
 import { median } from './report.js';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { ops: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' } },
+});
 const OPS = Number(values.ops);
 const ROUNDS = Number(values.rounds);
 const scratch = mkdtempSync(join(tmpdir(), 'cachekit-events-bench-'));
@@ -64,7 +66,9 @@ try {
   console.log(`engine ops/s (get + release of a held record, ${OPS} pairs, median of ${ROUNDS} rounds)`);
   for (const s of setups) {
     const rate = median(rates.get(s.name)!);
-    console.log(`${s.name.padEnd(22)} ${rate.toFixed(0).padStart(8)} ops/s  ${((rate / off) * 100).toFixed(1).padStart(6)}% of events off`);
+    console.log(
+      `${s.name.padEnd(22)} ${rate.toFixed(0).padStart(8)} ops/s  ${((rate / off) * 100).toFixed(1).padStart(6)}% of events off`,
+    );
   }
   console.log('goals: no subscriber within 5% of events off; one subscriber within 20%');
   for (const s of setups) await s.cm.close();

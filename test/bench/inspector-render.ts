@@ -46,10 +46,10 @@ async function fill(cm: CacheManager, n: number): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, worker));
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const tableHtml = (rows: RecordRow[]) =>
   `<!doctype html><html><body><table id="t"><thead><tr><th>id</th><th>state</th><th>refs</th><th>size</th><th>last used</th><th>description</th></tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${escape(String(c ?? '–'))}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c ?? '–'))}</td>`).join('')}</tr>`)
     .join('')}</tbody></table></body></html>`;
 
 async function staticServer(pages: Record<string, string>): Promise<{ url: string; server: Server }> {
@@ -87,19 +87,41 @@ let browser: Browser | undefined;
 try {
   const t = performance.now();
   await fill(cm, RECORDS);
-  console.log(`built ${RECORDS} records (new → commit → release, concurrency ${CONCURRENCY}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `built ${RECORDS} records (new → commit → release, concurrency ${CONCURRENCY}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 
   const rows: RecordRow[] = [];
-  cm.records$().subscribe((d) => {
-    if (d.type === 'snapshot') for (const v of d.records) rows.push([v.id, v.state, v.refs, v.size ?? null, v.metadata.lastUsedAt?.getTime() ?? null, v.metadata.description ?? '']);
-  }).unsubscribe();
+  cm.records$()
+    .subscribe((d) => {
+      if (d.type === 'snapshot')
+        for (const v of d.records)
+          rows.push([
+            v.id,
+            v.state,
+            v.refs,
+            v.size ?? null,
+            v.metadata.lastUsedAt?.getTime() ?? null,
+            v.metadata.description ?? '',
+          ]);
+    })
+    .unsubscribe();
   const statics = await staticServer({ '/first': tableHtml(rows.slice(0, FIRST_PAGE)), '/all': tableHtml(rows) });
   const inspector = await serveInspector(cm);
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
     userDataDir: profile,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 
   const firstRows = `document.querySelectorAll('.vt-row:not([hidden])').length >= 10`;
@@ -122,8 +144,12 @@ try {
   }
   const m = (k: string) => median(results[k]!);
   const line = (label: string, ours: number, base: number, baseLabel: string) =>
-    console.log(`${label.padEnd(40)} ${ours.toFixed(0).padStart(6)} ms   ${baseLabel.padEnd(38)} ${base.toFixed(0).padStart(6)} ms   ratio ${(ours / base).toFixed(2)}x`);
-  console.log(`records ${RECORDS}, rounds ${ROUNDS}, medians; page times from navigation start to the first frame showing the rows; ratio = inspector time / baseline time`);
+    console.log(
+      `${label.padEnd(40)} ${ours.toFixed(0).padStart(6)} ms   ${baseLabel.padEnd(38)} ${base.toFixed(0).padStart(6)} ms   ratio ${(ours / base).toFixed(2)}x`,
+    );
+  console.log(
+    `records ${RECORDS}, rounds ${ROUNDS}, medians; page times from navigation start to the first frame showing the rows; ratio = inspector time / baseline time`,
+  );
   line('inspector: first rows visible', m('first'), m('staticFirst'), `static HTML table, first ${FIRST_PAGE} rows`);
   line('inspector: first rows visible', m('first'), m('jsonFirst'), `fetch /api/records first ${FIRST_PAGE} (JSON)`);
   line('inspector: first rows visible', m('first'), m('staticAll'), `static HTML table, all ${RECORDS} rows`);

@@ -12,7 +12,9 @@ import { open } from 'lmdb';
 import { firstValueFrom } from 'rxjs';
 import { openCacheManager } from '../../src/index.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '256' } } });
+const { values } = parseArgs({
+  options: { records: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '256' } },
+});
 const RECORDS = Number(values.records);
 const CONCURRENCY = Number(values.concurrency);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -47,7 +49,9 @@ try {
   const reopened = await openCacheManager({ root });
   const after = await settledHeap();
   const { records, liveActors } = reopened.inspect();
-  console.log(`reopened: ${records} records, ${liveActors} live actors, start-up repairs ${reopened.startup.repairs.length}`);
+  console.log(
+    `reopened: ${records} records, ${liveActors} live actors, start-up repairs ${reopened.startup.repairs.length}`,
+  );
   console.log(`heap per idle record: ${((after - before) / records).toFixed(0)} bytes (goal: under 500)`);
   const started = performance.now();
   await firstValueFrom(reopened.diskUsage$());
@@ -59,7 +63,9 @@ try {
   for (const _ of db.getRange({ limit: 1 })) break;
   const direct = performance.now() - t;
   await env.close();
-  console.log(`first diskUsage$ result with ${records} known sizes: ${firstResult.toFixed(1)} ms (goal: under 100 ms); first LMDB read: ${direct.toFixed(2)} ms`);
+  console.log(
+    `first diskUsage$ result with ${records} known sizes: ${firstResult.toFixed(1)} ms (goal: under 100 ms); first LMDB read: ${direct.toFixed(2)} ms`,
+  );
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -62,7 +62,14 @@ async function directBaseline() {
     }
     return LIFECYCLES / ((performance.now() - t) / 1000);
   };
-  return { getRelease, lifecycles, close: async () => (await env.close(), await snap.close()) };
+  return {
+    getRelease,
+    lifecycles,
+    close: async () => {
+      await env.close();
+      await snap.close();
+    },
+  };
 }
 
 async function managerRun() {
@@ -88,7 +95,9 @@ async function managerRun() {
 }
 
 try {
-  console.log(`manager overhead: ${RECORDS} committed records, ${OPS} get+release, ${LIFECYCLES} new+commit+release per round, ${ROUNDS} rounds`);
+  console.log(
+    `manager overhead: ${RECORDS} committed records, ${OPS} get+release, ${LIFECYCLES} new+commit+release per round, ${ROUNDS} rounds`,
+  );
   const direct = await directBaseline();
   const managed = await managerRun();
   const samples = { dg: [] as number[], mg: [] as number[], dl: [] as number[], ml: [] as number[] };

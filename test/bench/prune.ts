@@ -11,16 +11,20 @@ import { open } from 'lmdb';
 import { lastValueFrom, toArray } from 'rxjs';
 import { NativeSnapshotter, openCacheManager } from '../../src/index.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '128' } } });
+const { values } = parseArgs({
+  options: { records: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '128' } },
+});
 const RECORDS = Number(values.records);
 const CONCURRENCY = Number(values.concurrency);
 const scratch = mkdtempSync(join(tmpdir(), 'cachekit-prune-bench-'));
 
 async function inParallel(n: number, job: (i: number) => Promise<void>) {
   let next = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) await job(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) await job(next++);
+    }),
+  );
 }
 
 /** The same removals without the manager: snapshot remove and metadata delete per record. */
@@ -85,7 +89,9 @@ try {
   console.log(`prune: ${RECORDS} unreferenced committed records (native snapshotter)`);
   const baseline = await direct();
   const ours = await managed();
-  console.log(`records/s                    cachekit ${ours.rate.toFixed(0).padStart(7)}  direct ${baseline.toFixed(0).padStart(7)}  time ratio ${(baseline / ours.rate).toFixed(2)}x`);
+  console.log(
+    `records/s                    cachekit ${ours.rate.toFixed(0).padStart(7)}  direct ${baseline.toFixed(0).padStart(7)}  time ratio ${(baseline / ours.rate).toFixed(2)}x`,
+  );
   console.log(`longest get during prune     ${ours.maxGet.toFixed(1)} ms over ${ours.gets} gets (goal: under 20 ms)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

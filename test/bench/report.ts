@@ -9,5 +9,7 @@ export function median(values: readonly number[]): number {
 /** Prints throughput of ours and the baseline, and the time ratio (baseline rate / our rate). */
 export function printRow(label: string, ours: number, baseline: number, goal: string): void {
   const ratio = baseline / ours;
-  console.log(`${label.padEnd(28)} cachekit ${ours.toFixed(0).padStart(8)}  baseline ${baseline.toFixed(0).padStart(8)}  time ratio ${ratio.toFixed(2)}x  (${goal})`);
+  console.log(
+    `${label.padEnd(28)} cachekit ${ours.toFixed(0).padStart(8)}  baseline ${baseline.toFixed(0).padStart(8)}  time ratio ${ratio.toFixed(2)}x  (${goal})`,
+  );
 }

@@ -40,7 +40,10 @@ function selfCpuMs(): number {
   return (user + system) / 1000;
 }
 
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 function dropCaches(): boolean {
   try {
@@ -65,15 +68,25 @@ try {
   await pool.warm();
   const warmup = performance.now() - startedAt;
   const canDrop = dropCaches();
-  console.log(`size-walk: ${DIRS} dirs x ${FILES} files, ${pool.size} workers (cores: ${availableParallelism()}), worker start-up ${ms(warmup)} (excluded)`);
+  console.log(
+    `size-walk: ${DIRS} dirs x ${FILES} files, ${pool.size} workers (cores: ${availableParallelism()}), worker start-up ${ms(warmup)} (excluded)`,
+  );
   console.log(`load average before: ${load()} (the machine is shared; wall times are noisy under load)`);
-  console.log(canDrop ? 'cold: caches dropped before each measurement (sync; echo 3 > /proc/sys/vm/drop_caches)' : 'cold: COULD NOT drop caches (not root or /proc/sys read-only); "cold" numbers are warm');
+  console.log(
+    canDrop
+      ? 'cold: caches dropped before each measurement (sync; echo 3 > /proc/sys/vm/drop_caches)'
+      : 'cold: COULD NOT drop caches (not root or /proc/sys read-only); "cold" numbers are warm',
+  );
 
   const duTotal = async (): Promise<number> => {
     const { stdout } = await run('du', ['-s', '-B1', ...dirs], { maxBuffer: 1 << 24 });
-    return stdout.trim().split('\n').reduce((sum, line) => sum + Number(line.split('\t')[0]), 0);
+    return stdout
+      .trim()
+      .split('\n')
+      .reduce((sum, line) => sum + Number(line.split('\t')[0]), 0);
   };
-  const engineTotal = async (): Promise<number> => (await Promise.all(dirs.map((d) => pool.run(d)))).reduce((sum, u) => sum + u.size, 0);
+  const engineTotal = async (): Promise<number> =>
+    (await Promise.all(dirs.map((d) => pool.run(d)))).reduce((sum, u) => sum + u.size, 0);
   const service = new SizeService({ pool });
   const serviceTotal = async (): Promise<number> => {
     const last = await lastValueFrom(service.sizeMany$(dirs.map((path, i) => ({ key: `d${i}`, path }))));
@@ -86,7 +99,9 @@ try {
     const contenders = { du: duTotal, engine: engineTotal, service: serviceTotal };
     let expected: number | undefined;
     for (let round = 0; round < ROUNDS; round++) {
-      const order = (round % 2 === 0 ? ['du', 'engine', 'service'] : ['service', 'engine', 'du']) as Array<keyof typeof contenders>;
+      const order = (round % 2 === 0 ? ['du', 'engine', 'service'] : ['service', 'engine', 'du']) as Array<
+        keyof typeof contenders
+      >;
       const line: string[] = [];
       for (const name of order) {
         if (cold) dropCaches();
@@ -151,7 +166,9 @@ try {
     const fmt = (xs: number[]): string => `median ${median(xs).toFixed(3)} ms, max ${Math.max(...xs).toFixed(3)} ms`;
     const label = cold ? 'abort (cold)' : 'abort (warm)';
     console.log(`${label}: last fs call started at abort${'+'}(${fmt(lastCallLag)}) [negative = before the abort]`);
-    console.log(`${label}: abort→worker saw the flag and stopped ${fmt(seenLag)}; abort→promise settled ${fmt(settleLag)}`);
+    console.log(
+      `${label}: abort→worker saw the flag and stopped ${fmt(seenLag)}; abort→promise settled ${fmt(settleLag)}`,
+    );
     console.log(
       `${label}: walks with an fs call after the worker saw the abort: ${lastCallAfterSeen}/${ROUNDS}; ` +
         `fs calls after settle: ${callsAfter}; pool idle after every abort: ${idle}`,

@@ -36,7 +36,8 @@ async function fillTree(root: string, files: number): Promise<void> {
     const dir = join(root, `dir-${d}`);
     await mkdir(dir);
     const writes: Promise<void>[] = [];
-    for (let f = 0; f < Math.min(100, files - d * 100); f++) writes.push(writeFile(join(dir, `file-${f}`), `file ${d}/${f}\n`.repeat(8)));
+    for (let f = 0; f < Math.min(100, files - d * 100); f++)
+      writes.push(writeFile(join(dir, `file-${f}`), `file ${d}/${f}\n`.repeat(8)));
     await Promise.all(writes);
   }
 }
@@ -79,10 +80,16 @@ async function nativeVsCp(work: string): Promise<void> {
   }
   await sn.close();
   const ratio = median(prepare) / median(cp);
-  console.log(`native prepare, parent of 10000 files: median ${ms(median(prepare))} over ${RUNS} runs [${prepare.map(ms).join(', ')}]`);
-  console.log(`cp -a of the same tree (baseline):     median ${ms(median(cp))} over ${RUNS} runs [${cp.map(ms).join(', ')}]`);
+  console.log(
+    `native prepare, parent of 10000 files: median ${ms(median(prepare))} over ${RUNS} runs [${prepare.map(ms).join(', ')}]`,
+  );
+  console.log(
+    `cp -a of the same tree (baseline):     median ${ms(median(cp))} over ${RUNS} runs [${cp.map(ms).join(', ')}]`,
+  );
   const paired = median(prepare.map((p, i) => p / cp[i]!));
-  console.log(`native prepare / cp -a ratio: ${ratio.toFixed(2)}x (goal <= 1.20x) ${ratio <= 1.2 ? 'OK' : 'OVER GOAL'}`);
+  console.log(
+    `native prepare / cp -a ratio: ${ratio.toFixed(2)}x (goal <= 1.20x) ${ratio <= 1.2 ? 'OK' : 'OVER GOAL'}`,
+  );
   console.log(`native prepare / cp -a median of per-run ratios: ${paired.toFixed(2)}x`);
 }
 
@@ -105,8 +112,12 @@ async function overlayScaling(work: string): Promise<void> {
   await sn.close();
   const small = median(times.small);
   const large = median(times.large);
-  console.log(`overlay prepare, parent of 100 files:   median ${ms(small)} over ${RUNS} runs [${times.small.map(ms).join(', ')}]`);
-  console.log(`overlay prepare, parent of 10000 files: median ${ms(large)} over ${RUNS} runs [${times.large.map(ms).join(', ')}]`);
+  console.log(
+    `overlay prepare, parent of 100 files:   median ${ms(small)} over ${RUNS} runs [${times.small.map(ms).join(', ')}]`,
+  );
+  console.log(
+    `overlay prepare, parent of 10000 files: median ${ms(large)} over ${RUNS} runs [${times.large.map(ms).join(', ')}]`,
+  );
   console.log(`overlay prepare 10000 / 100 files ratio: ${(large / small).toFixed(2)}x (flat when ~1.0x)`);
 }
 

@@ -3,18 +3,29 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { defaultSizePool, isCacheError, type CacheEvent, type CacheManager, type ImmutableRef } from '../../src/index.js';
+import {
+  defaultSizePool,
+  isCacheError,
+  type CacheEvent,
+  type CacheManager,
+  type ImmutableRef,
+} from '../../src/index.js';
 import { cacheFixture } from './helpers.js';
 
 const duBytes = (dir: string) => Number(execFileSync('du', ['-s', '-B1', dir], { encoding: 'utf8' }).split('\t')[0]);
 
 /** A frozen, released record holding `files` small files: sizing it means walking its active snapshot. */
-async function frozenWithFiles(cm: CacheManager, files: number, description = `files ${files}`): Promise<{ id: string; path: string }> {
+async function frozenWithFiles(
+  cm: CacheManager,
+  files: number,
+  description = `files ${files}`,
+): Promise<{ id: string; path: string }> {
   const mut = await cm.new(null, { retain: true, description });
   const { path } = await mut.mount();
   for (let d = 0; d < Math.ceil(files / 1000); d++) {
     mkdirSync(join(path, `d${d}`));
-    for (let f = 0; f < Math.min(1000, files - d * 1000); f++) writeFileSync(join(path, `d${d}`, `f${f}`), 'x'.repeat(f % 7 === 0 ? 9000 : 100));
+    for (let f = 0; f < Math.min(1000, files - d * 1000); f++)
+      writeFileSync(join(path, `d${d}`, `f${f}`), 'x'.repeat(f % 7 === 0 ? 9000 : 100));
   }
   const imm: ImmutableRef = await mut.commit();
   await imm.release();

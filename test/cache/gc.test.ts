@@ -20,7 +20,8 @@ describe('garbage collection', () => {
       const dropped = await (await cm.new(null)).commit();
       await dropped.release();
       const deadline = Date.now() + 5000;
-      while (!events.some((e) => e.type === 'gc.done' && e.removed > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!events.some((e) => e.type === 'gc.done' && e.removed > 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect(events).toContainEqual(expect.objectContaining({ type: 'gc.done', removed: 1 }));
       expect(events).toContainEqual(expect.objectContaining({ type: 'prune.removed', id: dropped.id }));
       expect(cm.describe(kept.id).state).toBe('frozen.held');
@@ -42,7 +43,10 @@ describe('garbage collection', () => {
   it('exports a default policy list modelled on BuildKit', () => {
     const policies = defaultGcPolicy(500e9);
     expect(policies).toHaveLength(4);
-    expect(policies[0]).toMatchObject({ keepDuration: 48 * 3_600_000, filter: expect.arrayContaining([expect.stringContaining('source.local')]) });
+    expect(policies[0]).toMatchObject({
+      keepDuration: 48 * 3_600_000,
+      filter: expect.arrayContaining([expect.stringContaining('source.local')]),
+    });
     expect(policies.at(-1)).toMatchObject({ all: true });
   });
 
@@ -53,12 +57,20 @@ describe('garbage collection', () => {
       const imm = await (await cm.new(null, { description: 'old layer' })).commit();
       await imm.release();
       await cm.close();
-      const dry = (await run('node', [BIN, 'prune', '--root', root, '--dry-run', '--format', 'json'], { encoding: 'utf8' })).stdout;
+      const dry = (
+        await run('node', [BIN, 'prune', '--root', root, '--dry-run', '--format', 'json'], { encoding: 'utf8' })
+      ).stdout;
       expect(JSON.parse(dry.trim())).toMatchObject({ id: imm.id, dryRun: true });
-      const real = (await run('node', [BIN, 'prune', '--root', root, '--keep-duration', '0s', '--max-used-space', '1B'], { encoding: 'utf8' })).stdout;
+      const real = (
+        await run('node', [BIN, 'prune', '--root', root, '--keep-duration', '0s', '--max-used-space', '1B'], {
+          encoding: 'utf8',
+        })
+      ).stdout;
       expect(real).toContain(`removed ${imm.id}`);
       expect(real).toMatch(/Total: freed .* in 1 records/);
-      const du = JSON.parse((await run('node', [BIN, 'du', '--root', root, '--format', 'json'], { encoding: 'utf8' })).stdout) as unknown[];
+      const du = JSON.parse(
+        (await run('node', [BIN, 'du', '--root', root, '--format', 'json'], { encoding: 'utf8' })).stdout,
+      ) as unknown[];
       expect(du).toEqual([]);
     } finally {
       rmSync(root, { recursive: true, force: true });

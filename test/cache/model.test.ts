@@ -26,7 +26,12 @@ function modelEvents(s: Snapshot): ModelEvent[] {
   if (s.matches('creating')) return [{ type: 'xstate.done.actor.prepare' }];
   if (s.matches('finalizing')) return [{ type: 'xstate.done.actor.finalize' }];
   if (s.matches('removing')) return [{ type: 'xstate.done.actor.remove' }];
-  const events: ModelEvent[] = [{ type: 'ACQUIRE_MUTABLE' }, { type: 'COMMIT' }, { type: 'RELEASE_MUTABLE', at: 0 }, { type: 'REMOVE', reason: 'model' }];
+  const events: ModelEvent[] = [
+    { type: 'ACQUIRE_MUTABLE' },
+    { type: 'COMMIT' },
+    { type: 'RELEASE_MUTABLE', at: 0 },
+    { type: 'REMOVE', reason: 'model' },
+  ];
   if (c.refs < MAX_REFS) events.push({ type: 'ACQUIRE' });
   if (c.refs > 0 && c.refs < MAX_REFS) events.push({ type: 'ACQUIRE', clone: true });
   if (c.refs > 0) events.push({ type: 'RELEASE', at: 0 }, { type: 'FINALIZE' });
@@ -51,13 +56,22 @@ function modelPaths(retain: boolean): ModelPath[] {
   const paths: ModelPath[] = [];
   for (const p of shortest) {
     const steps = p.steps.filter((s) => (s.event.type as string) !== 'xstate.init') as ModelPath['steps'];
-    const name = steps.map((s) => s.event.type.replace('xstate.done.actor.', 'done:') + ('clone' in s.event && s.event.clone ? '(clone)' : '')).join(' > ');
+    const name = steps
+      .map(
+        (s) =>
+          s.event.type.replace('xstate.done.actor.', 'done:') + ('clone' in s.event && s.event.clone ? '(clone)' : ''),
+      )
+      .join(' > ');
     for (const event of modelEvents(p.state)) {
       if (!p.state.can(event as RecordEvent)) continue;
       const extended = [...steps];
       let state = p.state;
       // Follow the event, then the I/O it starts, to a state the real manager rests in.
-      for (let e: ModelEvent | undefined = event; e; e = IO_STATES.has(leafState(state)) ? modelEvents(state)[0] : undefined) {
+      for (
+        let e: ModelEvent | undefined = event;
+        e;
+        e = IO_STATES.has(leafState(state)) ? modelEvents(state)[0] : undefined
+      ) {
         [state] = transition(recordMachine, state, e as RecordEvent);
         extended.push({ event: e, state });
       }
@@ -133,7 +147,11 @@ function expectMatches(cm: CacheManager, id: string, model: Snapshot, where: str
     return;
   }
   const real = cm.describe(id);
-  expect({ state: real.state, refs: real.refs, children: real.children }, where).toEqual({ state, refs: model.context.refs, children: model.context.children });
+  expect({ state: real.state, refs: real.refs, children: real.children }, where).toEqual({
+    state,
+    refs: model.context.refs,
+    children: model.context.children,
+  });
 }
 
 /** Manager calls the model refuses in a state must be refused with the rule's code, changing nothing. */
@@ -170,7 +188,8 @@ for (const { kind, skip } of SNAPSHOTTERS) {
           const driver = new Driver(cm, retain);
           for (const [i, step] of path.steps.entries()) {
             await driver.run(step.event);
-            if (!IO_STATES.has(leafState(step.state))) expectMatches(cm, driver.id, step.state, `${path.name} (step ${i + 1})`);
+            if (!IO_STATES.has(leafState(step.state)))
+              expectMatches(cm, driver.id, step.state, `${path.name} (step ${i + 1})`);
           }
           await expectRefusals(cm, driver.id, path.steps.at(-1)!.state);
           await driver.cleanup();

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
-import { CacheEventSchema, isCacheError, openCacheManager, type CacheEvent, type CacheManager, type RecordView, type RecordsDelta } from '../../src/index.js';
+import {
+  CacheEventSchema,
+  isCacheError,
+  openCacheManager,
+  type CacheEvent,
+  type CacheManager,
+  type RecordView,
+  type RecordsDelta,
+} from '../../src/index.js';
 import { cacheFixture } from './helpers.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -52,14 +60,18 @@ describe('observable state', () => {
     expect(cm.inspect().states).toEqual({ 'frozen.held': 1 });
     expect(events.some((e) => e.type === 'op' && e.op === 'NEW' && e.outcome === 'ok')).toBe(true);
     expect(events.some((e) => e.type === 'record.created')).toBe(true);
-    expect(events.some((e) => e.type === 'record.removed' && e.reason === 'mutable ref released without commit')).toBe(true);
+    expect(events.some((e) => e.type === 'record.removed' && e.reason === 'mutable ref released without commit')).toBe(
+      true,
+    );
   });
 
   it('watch starts with the current view, follows changes and completes on removal', async () => {
     const cm = await fx.open();
     const mut = await cm.new(null, { retain: true });
     const seen: RecordView[] = [];
-    const done = new Promise<void>((resolve, reject) => cm.watch(mut.id).subscribe({ next: (v) => seen.push(v), complete: resolve, error: reject }));
+    const done = new Promise<void>((resolve, reject) =>
+      cm.watch(mut.id).subscribe({ next: (v) => seen.push(v), complete: resolve, error: reject }),
+    );
     const imm = await mut.commit();
     await imm.release();
     await cm.remove(mut.id);
@@ -80,10 +92,16 @@ describe('observable state', () => {
     await second.release();
     await first.release();
     sub.unsubscribe();
-    expect(deltas[0]).toEqual({ type: 'snapshot', records: [expect.objectContaining({ id: first.id, state: 'frozen.held' })] });
+    expect(deltas[0]).toEqual({
+      type: 'snapshot',
+      records: [expect.objectContaining({ id: first.id, state: 'frozen.held' })],
+    });
     expect(deltas.some((d) => d.type === 'upsert' && d.record.id === second.id)).toBe(true);
     expect(deltas).toContainEqual({ type: 'remove', id: second.id });
-    expect(deltas.at(-1)).toEqual({ type: 'upsert', record: expect.objectContaining({ id: first.id, state: 'frozen.released' }) });
+    expect(deltas.at(-1)).toEqual({
+      type: 'upsert',
+      record: expect.objectContaining({ id: first.id, state: 'frozen.released' }),
+    });
   });
 
   it('records$ takes containerd-syntax filters and rejects bad ones', async () => {

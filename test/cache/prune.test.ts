@@ -6,7 +6,8 @@ import { MetadataStore } from '../../src/metadata/store.js';
 import { isCacheError, type CacheManager, type ImmutableRef } from '../../src/index.js';
 import { cacheFixture, SNAPSHOTTERS } from './helpers.js';
 
-const pruneAll = (cm: CacheManager, ...policies: Parameters<CacheManager['prune']>) => lastValueFrom(cm.prune(...policies).pipe(toArray()));
+const pruneAll = (cm: CacheManager, ...policies: Parameters<CacheManager['prune']>) =>
+  lastValueFrom(cm.prune(...policies).pipe(toArray()));
 
 /** A chain of three committed layers, each holding some bytes; returns the refs, base first. */
 async function chain(cm: CacheManager, n = 3): Promise<ImmutableRef[]> {

@@ -48,7 +48,9 @@ describe('start-up reconciliation', () => {
     await snap.remove(`committed/${parent.id}`);
     await snap.close();
     cm = await fx.open(root);
-    expect(actions(cm.startup.repairs)).toEqual(['dropped-missing-snapshot', 'dropped-missing-snapshot', 'removed-orphan-snapshot'].sort());
+    expect(actions(cm.startup.repairs)).toEqual(
+      ['dropped-missing-snapshot', 'dropped-missing-snapshot', 'removed-orphan-snapshot'].sort(),
+    );
     expect((await cm.diskUsage()).map((u) => u.id)).toEqual([other.id]);
     await expect(cm.get(parent.id)).rejects.toSatisfy((e) => isCacheError(e, 'NOT_FOUND'));
   });
@@ -104,7 +106,11 @@ describe('start-up reconciliation', () => {
     const snapshots = readdirSync(join(root, 'snapshots', 'snapshots'));
     expect(snapshots.filter((d) => !/^\d+$/.test(d))).toEqual([]);
     expect(snapshots).toHaveLength(usage.length);
-    expect(cm.startup.repairs.every((r) => ['removed-unretained-mutable', 'removed-orphan-snapshot', 'completed-removal'].includes(r.action))).toBe(true);
+    expect(
+      cm.startup.repairs.every((r) =>
+        ['removed-unretained-mutable', 'removed-orphan-snapshot', 'completed-removal'].includes(r.action),
+      ),
+    ).toBe(true);
   });
 
   it('a second opener in another process gets LOCKED naming the root; a dead owner is taken over', async () => {

@@ -24,7 +24,10 @@ describe('the supervisor serializes decisions, not I/O', () => {
     const other = await (await cm.new(null, { retain: true })).commit();
     await other.release();
     let copied = false;
-    const slow = cm.new(big).then((ref) => ((copied = true), ref));
+    const slow = cm.new(big).then((ref) => {
+      copied = true;
+      return ref;
+    });
     const quick = await cm.get(other.id);
     expect(copied).toBe(false);
     await quick.release();

@@ -172,24 +172,27 @@ for (const { kind, skip } of SNAPSHOTTERS) {
     });
 
     const notRoot = process.getuid?.() !== 0 ? 'read-only mounts need root to mount' : undefined;
-    it.skipIf(notRoot)(`immutable refs mount read-only, frozen and committed alike${notRoot ? ` (skipped: ${notRoot})` : ''}`, async () => {
-      const cm = await fx.open();
-      const mut = await cm.new(null, { retain: true });
-      const rw = await mut.mount();
-      writeFileSync(join(rw.path, 'kept'), 'content');
-      await rw.release();
-      const frozen = await mut.commit();
-      for (const stage of ['frozen', 'committed']) {
-        const ro = await frozen.mount();
-        expect(readdirSync(ro.path), stage).toEqual(['kept']);
-        expect(() => writeFileSync(join(ro.path, 'more'), 'x'), stage).toThrow(/EROFS|read-only/);
-        await ro.release();
-        if (stage === 'frozen') await frozen.finalize();
-      }
-      await frozen.release();
-      await cm.remove(frozen.id);
-      expect(cm.inspect().records).toBe(0);
-    });
+    it.skipIf(notRoot)(
+      `immutable refs mount read-only, frozen and committed alike${notRoot ? ` (skipped: ${notRoot})` : ''}`,
+      async () => {
+        const cm = await fx.open();
+        const mut = await cm.new(null, { retain: true });
+        const rw = await mut.mount();
+        writeFileSync(join(rw.path, 'kept'), 'content');
+        await rw.release();
+        const frozen = await mut.commit();
+        for (const stage of ['frozen', 'committed']) {
+          const ro = await frozen.mount();
+          expect(readdirSync(ro.path), stage).toEqual(['kept']);
+          expect(() => writeFileSync(join(ro.path, 'more'), 'x'), stage).toThrow(/EROFS|read-only/);
+          await ro.release();
+          if (stage === 'frozen') await frozen.finalize();
+        }
+        await frozen.release();
+        await cm.remove(frozen.id);
+        expect(cm.inspect().records).toBe(0);
+      },
+    );
 
     it('records and snapshots survive a restart with their state', async () => {
       const root = fx.root();

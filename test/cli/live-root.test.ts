@@ -21,11 +21,18 @@ describe('CLI on a root a live process owns', () => {
     await base.finalize();
     const held = await cm.new(base, { description: 'child' });
 
-    const du = JSON.parse(await cachekit('du', '--root', root, '--format', 'json')) as { id: string; size: number; description?: string }[];
+    const du = JSON.parse(await cachekit('du', '--root', root, '--format', 'json')) as {
+      id: string;
+      size: number;
+      description?: string;
+    }[];
     expect(du.map((u) => u.description).sort()).toEqual(['base layer', 'child']);
     expect(du.find((u) => u.id === base.id)!.size).toBeGreaterThanOrEqual(100_000);
 
-    const summary = JSON.parse(await cachekit('inspect', '--root', root, '--format', 'json')) as { records: number; owner: { pid: number; alive: boolean } };
+    const summary = JSON.parse(await cachekit('inspect', '--root', root, '--format', 'json')) as {
+      records: number;
+      owner: { pid: number; alive: boolean };
+    };
     expect(summary.records).toBe(2);
     expect(summary.owner).toEqual({ pid: process.pid, alive: true });
 
@@ -36,7 +43,9 @@ describe('CLI on a root a live process owns', () => {
     expect(drawn).toMatch(/next: .*ACQUIRE -> committed\.held/);
     expect(drawn).toContain(`children:    ${held.id}`);
 
-    const watcher = spawn('node', [BIN, 'watch', '--root', root, '--format', 'json', '--interval', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const watcher = spawn('node', [BIN, 'watch', '--root', root, '--format', 'json', '--interval', '50'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     watcher.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const started = Date.now() + 20_000;
@@ -46,8 +55,13 @@ describe('CLI on a root a live process owns', () => {
     const deadline = Date.now() + 5000;
     while (!out.includes('record.changed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     watcher.kill('SIGINT');
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: string; from?: string; to?: string });
-    expect(lines).toContainEqual(expect.objectContaining({ type: 'record.changed', id: child.id, from: 'mutable', to: 'frozen' }));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; id?: string; from?: string; to?: string });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ type: 'record.changed', id: child.id, from: 'mutable', to: 'frozen' }),
+    );
     // The owner still works and nothing was repaired or changed behind its back.
     expect(cm.describe(child.id).state).toBe('frozen.released');
   });

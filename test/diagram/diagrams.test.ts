@@ -183,7 +183,11 @@ describe('the record diagram', () => {
   it('draws an arrow of a compound state into itself from the leaves that take it', () => {
     // frozen: ACQUIRE → .held is taken from frozen.released (and from held, staying there).
     expect(edge('frozen.released', 'frozen.held')?.label).toBe('ACQUIRE');
-    expect(edge('frozen.held', 'frozen.held')?.label?.split(/\n|<br>/).sort()).toEqual(['ACQUIRE', 'RELEASE']);
+    expect(
+      edge('frozen.held', 'frozen.held')
+        ?.label?.split(/\n|<br>/)
+        .sort(),
+    ).toEqual(['ACQUIRE', 'RELEASE']);
     expect(edge('frozen', 'finalizing')?.label).toBe('FINALIZE');
   });
 
@@ -250,7 +254,10 @@ describe('highlight and counts', () => {
     expect(graph.nodes.get('committed_released')?.label).toBe('released (3)');
     expect(graph.nodes.get('frozen_held')?.label).toBe('held (0)');
     expect(graph.nodes.get('committed_held')?.label).toBe('held');
-    const both = machineToMermaid(recordMachine, { counts: { 'committed.released': 3 }, highlight: 'committed.released' });
+    const both = machineToMermaid(recordMachine, {
+      counts: { 'committed.released': 3 },
+      highlight: 'committed.released',
+    });
     expect(parseMermaid(both).nodes.get('committed_released')?.label).toBe('released (3) [current]');
     expect(renderDiagram(both).ascii).toContain('released (3) [current]');
   });

@@ -30,7 +30,12 @@ const sampleMachine = setup({
       on: {
         GO: { guard: and(['ready', not('late')]), target: 'job' },
         MAYBE: { guard: or(['open', 'late']), target: 'job' },
-        INLINE: { guard: function isTuesday() { return false; }, target: 'job' },
+        INLINE: {
+          guard: function isTuesday() {
+            return false;
+          },
+          target: 'job',
+        },
         '*': 'waiting',
       },
     },

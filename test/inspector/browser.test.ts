@@ -9,7 +9,9 @@ import { serveInspector, type InspectorServer } from '../../src/inspector/index.
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(import.meta.dirname, '../../docs/inspector.png');
-const skipReason = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium); the browser test needs a real browser`;
+const skipReason = existsSync(CHROMIUM)
+  ? undefined
+  : `${CHROMIUM} is missing (apt-get install chromium); the browser test needs a real browser`;
 if (skipReason) console.warn(`inspector browser test skipped: ${skipReason}`);
 
 /** A functional deadline for the page to show a change, not a performance assertion. */
@@ -58,7 +60,9 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
   const shown = (predicate: string) => page.waitForFunction(predicate, { timeout: SHOWN_WITHIN });
   const q = JSON.stringify;
   const rowState = (id: string, state: string) =>
-    shown(`document.querySelector(${q(`.vt-row[data-id="${id}"]:not([hidden]) .c-state`)})?.textContent === ${q(state)}`);
+    shown(
+      `document.querySelector(${q(`.vt-row[data-id="${id}"]:not([hidden]) .c-state`)})?.textContent === ${q(state)}`,
+    );
   const detailState = (state: string) => shown(`document.getElementById('detail-body')?.dataset.state === ${q(state)}`);
 
   it('refuses the page and its assets without the token', async () => {
@@ -100,7 +104,9 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     expect(pruned.map((p) => p.id)).toEqual([ref.id]);
     await shown(`!document.querySelector(${q(`.vt-row[data-id="${ref.id}"]:not([hidden])`)})`);
     await detailState('removed');
-    await shown(`[...document.querySelectorAll('#events li')].some((li) => li.textContent.includes(${q(ref.id)}) && li.textContent.includes('removed'))`);
+    await shown(
+      `[...document.querySelectorAll('#events li')].some((li) => li.textContent.includes(${q(ref.id)}) && li.textContent.includes('removed'))`,
+    );
     expect(errors).toEqual([]);
   });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it, afterEach } from 'vitest';
-import { InspectorOptionError, serveInspector, DeltaCoalescer, type InspectorServer, type RecordDetail } from '../../src/inspector/index.js';
+import {
+  InspectorOptionError,
+  serveInspector,
+  DeltaCoalescer,
+  type InspectorServer,
+  type RecordDetail,
+} from '../../src/inspector/index.js';
 import type { RecordRow } from '../../src/inspector/rows.js';
 import type { CacheManager } from '../../src/index.js';
 import { cacheFixture } from '../cache/helpers.js';
@@ -19,7 +25,12 @@ async function serve(cm: CacheManager): Promise<InspectorServer> {
 }
 
 /** The server's URL for a path, with the given token (or none). */
-function at(server: InspectorServer, path: string, token: string | null = server.token, params: Record<string, string> = {}): string {
+function at(
+  server: InspectorServer,
+  path: string,
+  token: string | null = server.token,
+  params: Record<string, string> = {},
+): string {
   const u = new URL(path, server.url);
   u.search = '';
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
@@ -27,7 +38,17 @@ function at(server: InspectorServer, path: string, token: string | null = server
   return u.toString();
 }
 
-const PATHS = ['/', '/app.js', '/table.js', '/style.css', '/api/status', '/api/diagram', '/api/records', '/api/record?id=x', '/api/stream'];
+const PATHS = [
+  '/',
+  '/app.js',
+  '/table.js',
+  '/style.css',
+  '/api/status',
+  '/api/diagram',
+  '/api/records',
+  '/api/record?id=x',
+  '/api/stream',
+];
 
 type UpdateData = { records?: { upserts: RecordRow[]; removes: string[] } };
 
@@ -68,7 +89,10 @@ describe('inspector HTTP', () => {
     const before = cm.inspect();
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       for (const path of ['/', '/api/record', '/api/stream']) {
-        const res = await fetch(at(server, path, server.token, { id: kept.id }), { method, body: method === 'DELETE' ? null : '{}' });
+        const res = await fetch(at(server, path, server.token, { id: kept.id }), {
+          method,
+          body: method === 'DELETE' ? null : '{}',
+        });
         expect(res.status, `${method} ${path}`).toBe(405);
         expect(res.headers.get('allow')).toBe('GET');
       }
@@ -102,7 +126,12 @@ describe('inspector HTTP', () => {
     const sse = await openSse(at(server, '/api/stream'));
     readers.push(sse);
     expect(sse.status).toBe(200);
-    const snap = (await sse.waitFor((m) => m.event === 'snapshot')).data as { rows: RecordRow[]; first: boolean; last: boolean; total: number };
+    const snap = (await sse.waitFor((m) => m.event === 'snapshot')).data as {
+      rows: RecordRow[];
+      first: boolean;
+      last: boolean;
+      total: number;
+    };
     expect(snap).toMatchObject({ first: true, last: true, total: 1 });
     expect(snap.rows).toEqual([[first.id, 'frozen.held', 1, null, null, 'first']]);
 
@@ -133,15 +162,21 @@ describe('inspector HTTP', () => {
     const sse = await openSse(at(server, '/api/stream'));
     readers.push(sse);
     await sse.waitFor((m) => m.event === 'snapshot' && (m.data as { last: boolean }).last);
-    const rows = sse.messages.filter((m) => m.event === 'snapshot').flatMap((m) => (m.data as { rows: RecordRow[] }).rows);
-    const chunks = sse.messages.filter((m) => m.event === 'snapshot').map((m) => m.data as { first: boolean; last: boolean; total: number });
+    const rows = sse.messages
+      .filter((m) => m.event === 'snapshot')
+      .flatMap((m) => (m.data as { rows: RecordRow[] }).rows);
+    const chunks = sse.messages
+      .filter((m) => m.event === 'snapshot')
+      .map((m) => m.data as { first: boolean; last: boolean; total: number });
     expect(chunks.map((c) => [c.first, c.last, c.total])).toEqual([
       [true, false, 250],
       [false, true, 250],
     ]);
     expect(rows).toHaveLength(250);
     expect(new Set(rows.map((r) => r[1]))).toEqual(new Set(['mutable.idle']));
-    const page = (await (await fetch(at(server, '/api/records', server.token, { offset: '10', limit: '5' }))).json()) as { total: number; rows: RecordRow[] };
+    const page = (await (
+      await fetch(at(server, '/api/records', server.token, { offset: '10', limit: '5' }))
+    ).json()) as { total: number; rows: RecordRow[] };
     expect(page.total).toBe(250);
     expect(page.rows.map((r) => r[0])).toEqual(rows.slice(10, 15).map((r) => r[0]));
     expect((await fetch(at(server, '/api/records', server.token, { limit: 'lots' }))).status).toBe(400);
@@ -199,7 +234,8 @@ describe('DeltaCoalescer', () => {
   it('keeps only the latest change of each record', () => {
     const c = new DeltaCoalescer();
     expect(c.drain()).toBeUndefined();
-    for (const state of ['mutable.held', 'frozen.held', 'frozen.released']) c.add({ type: 'upsert', row: row('a', state) });
+    for (const state of ['mutable.held', 'frozen.held', 'frozen.released'])
+      c.add({ type: 'upsert', row: row('a', state) });
     c.add({ type: 'upsert', row: row('b', 'mutable.held') });
     c.add({ type: 'remove', id: 'b' });
     c.add({ type: 'remove', id: 'c' });

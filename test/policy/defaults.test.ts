@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { defaultGcLimits, defaultGcPolicy, diskPercentAsBytes, parsePruneInfo, planPrune } from '../../src/cache/policy/index.js';
+import {
+  defaultGcLimits,
+  defaultGcPolicy,
+  diskPercentAsBytes,
+  parsePruneInfo,
+  planPrune,
+} from '../../src/cache/policy/index.js';
 import { DAY, HOUR, NOW, used } from './fixtures.js';
 
 const GB = 1e9;
@@ -21,7 +27,11 @@ describe('diskPercentAsBytes', () => {
 describe('defaultGcLimits', () => {
   it.each([
     ['1 TB: both caps apply', 1e12, { reservedSpace: 10 * GB, minFreeSpace: 187 * GB, maxUsedSpace: 100 * GB }],
-    ['100 GB: reserve lands exactly on its cap', 100 * GB, { reservedSpace: 10 * GB, minFreeSpace: 19 * GB, maxUsedSpace: 75 * GB }],
+    [
+      '100 GB: reserve lands exactly on its cap',
+      100 * GB,
+      { reservedSpace: 10 * GB, minFreeSpace: 19 * GB, maxUsedSpace: 75 * GB },
+    ],
     ['50 GB: percentages only', 50 * GB, { reservedSpace: 5 * GB, minFreeSpace: 10 * GB, maxUsedSpace: 38 * GB }],
     ['unknown size', 0, { reservedSpace: 2 * GB, minFreeSpace: 2 * GB, maxUsedSpace: 2 * GB }],
   ])('%s', (_name, total, limits) => {
@@ -34,7 +44,11 @@ describe('defaultGcPolicy', () => {
     const policies = defaultGcPolicy(1e12);
     const limits = { reservedSpace: 10 * GB, minFreeSpace: 187 * GB, maxUsedSpace: 100 * GB };
     expect(policies).toEqual([
-      { filter: ['type==source.local', 'type==exec.cachemount', 'type==source.git.checkout'], keepDuration: 48 * HOUR, maxUsedSpace: 512e6 },
+      {
+        filter: ['type==source.local', 'type==exec.cachemount', 'type==source.git.checkout'],
+        keepDuration: 48 * HOUR,
+        maxUsedSpace: 512e6,
+      },
       { keepDuration: 60 * DAY, ...limits },
       limits,
       { all: true, ...limits },

@@ -3,7 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { computeKeepBytes, diskStats, explainKeepBytes, type DiskStats, type KeepBytesLimit, type PruneInfo } from '../../src/cache/policy/index.js';
+import {
+  computeKeepBytes,
+  diskStats,
+  explainKeepBytes,
+  type DiskStats,
+  type KeepBytesLimit,
+  type PruneInfo,
+} from '../../src/cache/policy/index.js';
 
 interface Case {
   name: string;
@@ -21,8 +28,22 @@ const othersUseDisk = { total: 10_000, free: 2_000 }; // 4000 cache + 4000 belon
 
 const cases: Case[] = [
   { name: 'no limits: no keep target', cacheTotal: 1000, disk: roomy, policy: {}, keep: 0, limitedBy: 'none' },
-  { name: 'cap only, plenty free', cacheTotal: 1000, disk: roomy, policy: { maxUsedSpace: 2000 }, keep: 2000, limitedBy: 'maxUsedSpace' },
-  { name: 'free target only, cache is the whole shortfall', cacheTotal: 7000, disk: cacheFillsDisk, policy: { minFreeSpace: 5000 }, keep: 5000, limitedBy: 'minFreeSpace' },
+  {
+    name: 'cap only, plenty free',
+    cacheTotal: 1000,
+    disk: roomy,
+    policy: { maxUsedSpace: 2000 },
+    keep: 2000,
+    limitedBy: 'maxUsedSpace',
+  },
+  {
+    name: 'free target only, cache is the whole shortfall',
+    cacheTotal: 7000,
+    disk: cacheFillsDisk,
+    policy: { minFreeSpace: 5000 },
+    keep: 5000,
+    limitedBy: 'minFreeSpace',
+  },
   {
     name: 'free target below the reserved floor',
     cacheTotal: 7000,
@@ -39,8 +60,22 @@ const cases: Case[] = [
     keep: 4000,
     limitedBy: 'maxUsedSpace',
   },
-  { name: 'cap only, other data on disk', cacheTotal: 4000, disk: othersUseDisk, policy: { maxUsedSpace: 2000 }, keep: 2000, limitedBy: 'maxUsedSpace' },
-  { name: 'free target only, other data on disk', cacheTotal: 4000, disk: othersUseDisk, policy: { minFreeSpace: 5000 }, keep: 1000, limitedBy: 'minFreeSpace' },
+  {
+    name: 'cap only, other data on disk',
+    cacheTotal: 4000,
+    disk: othersUseDisk,
+    policy: { maxUsedSpace: 2000 },
+    keep: 2000,
+    limitedBy: 'maxUsedSpace',
+  },
+  {
+    name: 'free target only, other data on disk',
+    cacheTotal: 4000,
+    disk: othersUseDisk,
+    policy: { minFreeSpace: 5000 },
+    keep: 1000,
+    limitedBy: 'minFreeSpace',
+  },
   {
     name: 'free target with reserved floor, other data on disk',
     cacheTotal: 4000,
@@ -58,10 +93,38 @@ const cases: Case[] = [
     limitedBy: 'reservedSpace',
   },
   // Beyond BuildKit's table: the branches it leaves implicit.
-  { name: 'free target already met: keep everything', cacheTotal: 4000, disk: roomy, policy: { minFreeSpace: 5000 }, keep: 4000, limitedBy: 'minFreeSpaceSatisfied' },
-  { name: 'free target met with a cap: cap applies', cacheTotal: 4000, disk: roomy, policy: { minFreeSpace: 5000, maxUsedSpace: 3000 }, keep: 3000, limitedBy: 'maxUsedSpace' },
-  { name: 'reserved only', cacheTotal: 4000, disk: roomy, policy: { reservedSpace: 1500 }, keep: 1500, limitedBy: 'reservedSpace' },
-  { name: 'shortfall larger than the cache: keep nothing', cacheTotal: 1000, disk: { total: 10_000, free: 0 }, policy: { minFreeSpace: 5000 }, keep: 0, limitedBy: 'minFreeSpace' },
+  {
+    name: 'free target already met: keep everything',
+    cacheTotal: 4000,
+    disk: roomy,
+    policy: { minFreeSpace: 5000 },
+    keep: 4000,
+    limitedBy: 'minFreeSpaceSatisfied',
+  },
+  {
+    name: 'free target met with a cap: cap applies',
+    cacheTotal: 4000,
+    disk: roomy,
+    policy: { minFreeSpace: 5000, maxUsedSpace: 3000 },
+    keep: 3000,
+    limitedBy: 'maxUsedSpace',
+  },
+  {
+    name: 'reserved only',
+    cacheTotal: 4000,
+    disk: roomy,
+    policy: { reservedSpace: 1500 },
+    keep: 1500,
+    limitedBy: 'reservedSpace',
+  },
+  {
+    name: 'shortfall larger than the cache: keep nothing',
+    cacheTotal: 1000,
+    disk: { total: 10_000, free: 0 },
+    policy: { minFreeSpace: 5000 },
+    keep: 0,
+    limitedBy: 'minFreeSpace',
+  },
   {
     name: 'shortfall larger than the cache, reserved floor holds',
     cacheTotal: 1000,
@@ -70,7 +133,14 @@ const cases: Case[] = [
     keep: 300,
     limitedBy: 'reservedSpace',
   },
-  { name: 'zero limits are no limits', cacheTotal: 1000, disk: roomy, policy: { maxUsedSpace: 0, minFreeSpace: 0, reservedSpace: 0 }, keep: 0, limitedBy: 'none' },
+  {
+    name: 'zero limits are no limits',
+    cacheTotal: 1000,
+    disk: roomy,
+    policy: { maxUsedSpace: 0, minFreeSpace: 0, reservedSpace: 0 },
+    keep: 0,
+    limitedBy: 'none',
+  },
 ];
 
 describe('computeKeepBytes', () => {

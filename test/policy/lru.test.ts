@@ -4,13 +4,23 @@ import { EvictionQueue, evictionScores, orderForEviction, type RecordSummary } f
 import { NOW, rec } from './fixtures.js';
 
 const recordArb = fc.record({
-  lastUsedAt: fc.option(fc.integer({ min: 0, max: 20 }).map((d) => NOW - d * 1000), { nil: undefined }),
+  lastUsedAt: fc.option(
+    fc.integer({ min: 0, max: 20 }).map((d) => NOW - d * 1000),
+    { nil: undefined },
+  ),
   usageCount: fc.integer({ min: 0, max: 6 }),
   createdAt: fc.integer({ min: 0, max: 3 }),
 });
 const recordsArb = fc
   .array(recordArb, { maxLength: 40, size: 'max' })
-  .map((rows) => rows.map((row, i) => rec(`r${i}`, row.lastUsedAt === undefined ? { usageCount: row.usageCount, createdAt: row.createdAt } : { ...row })));
+  .map((rows) =>
+    rows.map((row, i) =>
+      rec(
+        `r${i}`,
+        row.lastUsedAt === undefined ? { usageCount: row.usageCount, createdAt: row.createdAt } : { ...row },
+      ),
+    ),
+  );
 
 /**
  * BuildKit's ranking restated step by step: sort by last use (never used first) and hand out an index that grows by
@@ -40,7 +50,7 @@ function referenceScores(records: readonly RecordSummary[]): Map<RecordSummary, 
   return new Map(records.map((r) => [r, lastIndex.get(r)! / maxLast + countIndex.get(r)! / maxCount]));
 }
 
-it('scores records exactly as BuildKit\'s index procedure does', () => {
+it("scores records exactly as BuildKit's index procedure does", () => {
   fc.assert(
     fc.property(recordsArb, (records) => {
       const scores = evictionScores(records);

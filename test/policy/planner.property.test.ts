@@ -4,37 +4,49 @@ import { explainKeepBytes, planPrune, type PruneInfo, type RecordSummary } from 
 import { DAY, NOW } from './fixtures.js';
 
 // Regular records dominate so that plans without `all` still have work to do.
-const recordTypes = ['regular', 'regular', 'regular', 'regular', 'internal', 'frontend', 'source.local', 'exec.cachemount', 'source.git.checkout'];
+const recordTypes = [
+  'regular',
+  'regular',
+  'regular',
+  'regular',
+  'internal',
+  'frontend',
+  'source.local',
+  'exec.cachemount',
+  'source.git.checkout',
+];
 const rarely = fc.integer({ min: 0, max: 9 }).map((n) => n === 0);
 
 /** Records r0..rN; each may name an earlier record as parent, so the graph is a forest. */
-const recordsArb = fc.array(
-  fc.record({
-    parentOffset: fc.option(fc.nat(), { nil: undefined }),
-    size: fc.integer({ min: 0, max: 5000 }),
-    lastUsedDaysAgo: fc.option(fc.integer({ min: 0, max: 90 }), { nil: undefined }),
-    usageCount: fc.nat({ max: 5 }),
-    recordType: fc.constantFrom(...recordTypes),
-    shared: rarely,
-    inUse: rarely,
-  }),
-  { maxLength: 30, size: 'max' },
-).map((rows) =>
-  rows.map((row, i): RecordSummary => {
-    const record: RecordSummary = {
-      id: `r${i}`,
-      size: row.size,
-      createdAt: NOW - 100 * DAY,
-      usageCount: row.lastUsedDaysAgo === undefined ? 0 : row.usageCount,
-      recordType: row.recordType,
-      shared: row.shared,
-      inUse: row.inUse,
-    };
-    if (row.lastUsedDaysAgo !== undefined) record.lastUsedAt = NOW - row.lastUsedDaysAgo * DAY;
-    if (row.parentOffset !== undefined && i > 0) record.parent = `r${row.parentOffset % i}`;
-    return record;
-  }),
-);
+const recordsArb = fc
+  .array(
+    fc.record({
+      parentOffset: fc.option(fc.nat(), { nil: undefined }),
+      size: fc.integer({ min: 0, max: 5000 }),
+      lastUsedDaysAgo: fc.option(fc.integer({ min: 0, max: 90 }), { nil: undefined }),
+      usageCount: fc.nat({ max: 5 }),
+      recordType: fc.constantFrom(...recordTypes),
+      shared: rarely,
+      inUse: rarely,
+    }),
+    { maxLength: 30, size: 'max' },
+  )
+  .map((rows) =>
+    rows.map((row, i): RecordSummary => {
+      const record: RecordSummary = {
+        id: `r${i}`,
+        size: row.size,
+        createdAt: NOW - 100 * DAY,
+        usageCount: row.lastUsedDaysAgo === undefined ? 0 : row.usageCount,
+        recordType: row.recordType,
+        shared: row.shared,
+        inUse: row.inUse,
+      };
+      if (row.lastUsedDaysAgo !== undefined) record.lastUsedAt = NOW - row.lastUsedDaysAgo * DAY;
+      if (row.parentOffset !== undefined && i > 0) record.parent = `r${row.parentOffset % i}`;
+      return record;
+    }),
+  );
 
 const sometimes = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
 
@@ -46,7 +58,9 @@ const policyArb = fc
     reservedSpace: sometimes(fc.integer({ min: 0, max: 10_000 })),
     minFreeSpace: sometimes(fc.integer({ min: 0, max: 60_000 })),
   })
-  .map((fields) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PruneInfo) satisfies fc.Arbitrary<PruneInfo>;
+  .map(
+    (fields) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PruneInfo,
+  ) satisfies fc.Arbitrary<PruneInfo>;
 
 const diskArb = fc.record({ total: fc.constant(100_000), free: fc.integer({ min: 0, max: 100_000 }) });
 
@@ -89,7 +103,9 @@ it('removes only eligible records, children first, and stops exactly when the po
 });
 
 it('under a size target, a record both older and less used goes before one it dominates', () => {
-  const flat = recordsArb.map((records) => records.map(({ parent: _parent, ...r }) => ({ ...r, inUse: false, shared: false, recordType: 'regular' })));
+  const flat = recordsArb.map((records) =>
+    records.map(({ parent: _parent, ...r }) => ({ ...r, inUse: false, shared: false, recordType: 'regular' })),
+  );
   const lastUse = (r: RecordSummary) => r.lastUsedAt ?? -Infinity;
   fc.assert(
     fc.property(flat, fc.integer({ min: 0, max: 40_000 }), (records, maxUsedSpace) => {
@@ -100,8 +116,12 @@ it('under a size target, a record both older and less used goes before one it do
       };
       for (const a of records) {
         for (const b of records) {
-          const dominates = lastUse(a) <= lastUse(b) && a.usageCount <= b.usageCount && (lastUse(a) < lastUse(b) || a.usageCount < b.usageCount);
-          if (dominates && position(b.id) !== Infinity) expect(position(a.id), `${a.id} should go before ${b.id}`).toBeLessThan(position(b.id));
+          const dominates =
+            lastUse(a) <= lastUse(b) &&
+            a.usageCount <= b.usageCount &&
+            (lastUse(a) < lastUse(b) || a.usageCount < b.usageCount);
+          if (dominates && position(b.id) !== Infinity)
+            expect(position(a.id), `${a.id} should go before ${b.id}`).toBeLessThan(position(b.id));
         }
       }
     }),

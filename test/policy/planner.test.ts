@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { PlannerStateError, PolicyError, PrunePlanner, planPrune, type PruneInfo, type RecordSummary } from '../../src/cache/policy/index.js';
+import {
+  PlannerStateError,
+  PolicyError,
+  PrunePlanner,
+  planPrune,
+  type PruneInfo,
+  type RecordSummary,
+} from '../../src/cache/policy/index.js';
 import { DAY, HOUR, NOW, rec, used } from './fixtures.js';
 
 const ids = (records: readonly RecordSummary[], policy: PruneInfo, disk?: { total: number; free: number }) =>
@@ -7,21 +14,37 @@ const ids = (records: readonly RecordSummary[], policy: PruneInfo, disk?: { tota
 
 describe('candidates', () => {
   it('never offers records in use or their ancestors', () => {
-    const records = [rec('base'), rec('mid', { parent: 'base' }), rec('top', { parent: 'mid', inUse: true }), rec('loose')];
+    const records = [
+      rec('base'),
+      rec('mid', { parent: 'base' }),
+      rec('top', { parent: 'mid', inUse: true }),
+      rec('loose'),
+    ];
     expect(ids(records, {}).sort()).toEqual(['loose']);
   });
 
   it('removes children before parents, exposing parents in the same prune', () => {
-    const records = [rec('base'), rec('mid', { parent: 'base' }), rec('leaf1', { parent: 'mid' }), rec('leaf2', { parent: 'mid' })];
+    const records = [
+      rec('base'),
+      rec('mid', { parent: 'base' }),
+      rec('leaf1', { parent: 'mid' }),
+      rec('leaf2', { parent: 'mid' }),
+    ];
     const plan = planPrune(records, {}, NOW);
     expect(plan.map((d) => d.id)).toEqual(['leaf1', 'leaf2', 'mid', 'base']);
-    expect(plan.every((d) => d.rule === 'unreferenced' && d.reason === 'prune: unreferenced regular record')).toBe(true);
+    expect(plan.every((d) => d.rule === 'unreferenced' && d.reason === 'prune: unreferenced regular record')).toBe(
+      true,
+    );
   });
 
   it('treats every entry of parents (merge and diff records) as a reference', () => {
     const records = [rec('lower'), rec('upper'), rec('merge', { parents: ['lower', 'upper'], inUse: true })];
     expect(ids(records, {})).toEqual([]);
-    expect(ids([...records.slice(0, 2), rec('merge', { parents: ['lower', 'upper'] })], {})).toEqual(['merge', 'lower', 'upper']);
+    expect(ids([...records.slice(0, 2), rec('merge', { parents: ['lower', 'upper'] })], {})).toEqual([
+      'merge',
+      'lower',
+      'upper',
+    ]);
   });
 
   it('keeps internal, frontend and shared records unless all is set', () => {
@@ -59,7 +82,10 @@ describe('candidates', () => {
       rec('local', { recordType: 'source.local', description: 'context' }),
       rec('layer', { description: 'RUN apt-get' }),
     ];
-    expect(ids(records, { filter: ['type==exec.cachemount', 'type==source.local'] }).sort()).toEqual(['local', 'mount']);
+    expect(ids(records, { filter: ['type==exec.cachemount', 'type==source.local'] }).sort()).toEqual([
+      'local',
+      'mount',
+    ]);
     expect(ids(records, { filter: ['type==exec.cachemount,description~=^context'] })).toEqual([]);
     expect(ids(records, { filter: ['type!=regular,description~=/^con/'] })).toEqual(['local']);
     expect(ids(records, { filter: ['description=="RUN apt-get"'] })).toEqual(['layer']);
@@ -87,7 +113,11 @@ describe('candidates', () => {
   it('rejects bad filters with one error naming each filter and why', () => {
     let error: unknown;
     try {
-      new PrunePlanner({ records: [], policy: { filter: ['type=regular', 'colour==red', 'id~=(', 'id=="open'] }, now: NOW });
+      new PrunePlanner({
+        records: [],
+        policy: { filter: ['type=regular', 'colour==red', 'id~=(', 'id=="open'] },
+        now: NOW,
+      });
     } catch (err) {
       error = err;
     }
@@ -124,7 +154,9 @@ describe('space targets', () => {
   it('minFreeSpace removes the shortfall; met, it removes nothing', () => {
     const short = planPrune(seven, { minFreeSpace: 5000 }, NOW, { total: 10_000, free: 3000 });
     expect(short.map((d) => d.id)).toEqual(['r7', 'r6']);
-    expect(short[0]?.reason).toBe('minFreeSpace: disk free 3kB < 5kB, cache 7kB > keep 5kB; least recently used (last used 7d ago, used 1 time)');
+    expect(short[0]?.reason).toBe(
+      'minFreeSpace: disk free 3kB < 5kB, cache 7kB > keep 5kB; least recently used (last used 7d ago, used 1 time)',
+    );
     expect(ids(seven, { minFreeSpace: 5000 }, { total: 10_000, free: 6000 })).toEqual([]);
   });
 
@@ -143,11 +175,17 @@ describe('space targets', () => {
   it('combines with keepDuration: only records idle long enough go, and the reason says so', () => {
     const plan = planPrune(seven, { maxUsedSpace: 1000, keepDuration: 5 * DAY - HOUR }, NOW);
     expect(plan.map((d) => d.id)).toEqual(['r7', 'r6', 'r5']);
-    expect(plan[0]?.reason).toMatch(/^maxUsedSpace: cache 7kB > keep 1kB; least recently used .*; unused for over 4d23h$/);
+    expect(plan[0]?.reason).toMatch(
+      /^maxUsedSpace: cache 7kB > keep 1kB; least recently used .*; unused for over 4d23h$/,
+    );
   });
 
   it('removes a child to reach its parent when the parent is the next least recently used', () => {
-    const records = [used('old-parent', 9, 1, { size: 3000 }), used('child', 2, 5, { parent: 'old-parent', size: 1000 }), used('other', 4, 1, { size: 3000 })];
+    const records = [
+      used('old-parent', 9, 1, { size: 3000 }),
+      used('child', 2, 5, { parent: 'old-parent', size: 1000 }),
+      used('other', 4, 1, { size: 3000 }),
+    ];
     expect(ids(records, { maxUsedSpace: 2000 })).toEqual(['other', 'child', 'old-parent']);
     expect(ids(records, { maxUsedSpace: 3500 })).toEqual(['other', 'child']);
     expect(ids(records, { maxUsedSpace: 4000 })).toEqual(['other']);
@@ -159,7 +197,7 @@ describe('space targets', () => {
     expect(new PrunePlanner({ records, policy: { maxUsedSpace: 3000 }, now: NOW }).cacheTotal).toBe(3000);
   });
 
-  it('orders by BuildKit\'s combined rank of last use and usage count, not last use alone', () => {
+  it("orders by BuildKit's combined rank of last use and usage count, not last use alone", () => {
     // last-use ranks: never=1, a=2, b=3, c=4 (max 4); usage ranks: 0→1, 1→2, 50→3, 100→4 (max 4)
     // scores: never 1/4+1/4=0.5, b 3/4+2/4=1.25, a 2/4+4/4=1.5, c 4/4+3/4=1.75
     const records = [used('a', 30, 100), used('b', 20, 1), used('c', 10, 50), rec('never')];
@@ -169,7 +207,12 @@ describe('space targets', () => {
 
 describe('step-wise planner', () => {
   it('a skipped child keeps its parent referenced; removed() frees parents for the next decision', () => {
-    const records = [used('base', 10), used('mid', 5, 1, { parent: 'base' }), used('leaf', 1, 1, { parent: 'mid' }), used('side', 3, 1, { parent: 'base' })];
+    const records = [
+      used('base', 10),
+      used('mid', 5, 1, { parent: 'base' }),
+      used('leaf', 1, 1, { parent: 'mid' }),
+      used('side', 3, 1, { parent: 'base' }),
+    ];
     const planner = new PrunePlanner({ records, policy: { maxUsedSpace: 1 }, now: NOW });
     const seen: string[] = [];
     for (let d = planner.next(); d !== undefined; d = planner.next()) {
@@ -193,7 +236,9 @@ describe('step-wise planner', () => {
 
   it('enforces one outstanding decision at a time and leaves state unchanged on misuse', () => {
     const planner = new PrunePlanner({ records: [rec('a'), rec('b')], policy: {}, now: NOW });
-    expect(() => planner.removed('a')).toThrow(/^PrunePlanner.removed "a": was not offered \(no decision is pending\)$/);
+    expect(() => planner.removed('a')).toThrow(
+      /^PrunePlanner.removed "a": was not offered \(no decision is pending\)$/,
+    );
     const d = planner.next();
     expect(() => planner.next()).toThrow(PlannerStateError);
     expect(() => planner.next()).toThrow(/decision for "a" not yet reported/);
@@ -215,16 +260,31 @@ describe('step-wise planner', () => {
       }
       throw new Error('expected a PolicyError');
     };
-    expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain('maxUsedSpace: must not be negative');
-    const message = attempt({ records: [rec('a'), rec('a'), rec('b', { size: -1 })], policy: { minFreeSpace: 1 }, now: NaN, cacheTotal: 0.5 });
+    expect(attempt({ records: [], policy: { maxUsedSpace: -1 }, now: NOW })).toContain(
+      'maxUsedSpace: must not be negative',
+    );
+    const message = attempt({
+      records: [rec('a'), rec('a'), rec('b', { size: -1 })],
+      policy: { minFreeSpace: 1 },
+      now: NaN,
+      cacheTotal: 0.5,
+    });
     expect(message).toContain('cacheTotal: 0.5');
-    const mixed = attempt({ records: [rec('d', { size: -2 })], policy: { maxUsedSpace: -1, filter: ['nope'] }, now: NOW });
+    const mixed = attempt({
+      records: [rec('d', { size: -2 })],
+      policy: { maxUsedSpace: -1, filter: ['nope'] },
+      now: NOW,
+    });
     expect(mixed).toContain('maxUsedSpace: must not be negative');
     expect(mixed).toContain('record "d": size -2');
     const mixedFilter = attempt({ records: [rec('d', { size: -2 })], policy: { filter: ['nope'] }, now: NOW });
     expect(mixedFilter).toContain('filter "nope": unknown field');
     expect(mixedFilter).toContain('record "d": size -2');
-    const fields = attempt({ records: [rec('c', { usageCount: -1, createdAt: NaN, lastUsedAt: Infinity })], policy: {}, now: NOW });
+    const fields = attempt({
+      records: [rec('c', { usageCount: -1, createdAt: NaN, lastUsedAt: Infinity })],
+      policy: {},
+      now: NOW,
+    });
     expect(fields).toContain('record "c": usageCount -1');
     expect(fields).toContain('record "c": createdAt NaN');
     expect(fields).toContain('record "c": lastUsedAt Infinity');

@@ -13,7 +13,15 @@ function issuesOf(input: unknown): readonly string[] {
 
 describe('parsePruneInfo', () => {
   it('accepts every field and an empty policy', () => {
-    const full = { all: true, filter: ['type==regular'], keepDuration: 3600_000, reservedSpace: 1, maxUsedSpace: 2, minFreeSpace: 3, dryRun: false };
+    const full = {
+      all: true,
+      filter: ['type==regular'],
+      keepDuration: 3600_000,
+      reservedSpace: 1,
+      maxUsedSpace: 2,
+      minFreeSpace: 3,
+      dryRun: false,
+    };
     expect(parsePruneInfo(full)).toEqual(full);
     expect(parsePruneInfo({})).toEqual({});
   });
@@ -55,7 +63,8 @@ describe('parsePruneInfo', () => {
     })();
     expect(err.name).toBe('PolicyError');
     expect(err.issues).toHaveLength(4);
-    for (const field of ['maxUsedSpace', 'keepDuration', '"bogus"', '"other"', 'filter.0']) expect(err.message).toContain(field);
+    for (const field of ['maxUsedSpace', 'keepDuration', '"bogus"', '"other"', 'filter.0'])
+      expect(err.message).toContain(field);
     expect(err.message).toMatch(/^invalid prune policy: /);
   });
 

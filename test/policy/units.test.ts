@@ -169,7 +169,9 @@ describe('durations', () => {
     }
     expect(error).toBeInstanceOf(UnitParseError);
     expect((error as UnitParseError).kind).toBe('duration');
-    expect((error as UnitParseError).message).toBe(`invalid duration ${JSON.stringify(input)}: ${(error as UnitParseError).reason}`);
+    expect((error as UnitParseError).message).toBe(
+      `invalid duration ${JSON.stringify(input)}: ${(error as UnitParseError).reason}`,
+    );
     expect((error as UnitParseError).reason).toContain(reason);
   });
 

@@ -158,11 +158,17 @@ describe('SizeWorkerPool bad input and failures', () => {
   });
 
   it('rejects bad pool options with INVALID_OPTION', () => {
-    expect(() => new SizeWorkerPool({ pipelineDepth: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('pipelineDepth') }));
+    expect(() => new SizeWorkerPool({ pipelineDepth: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('pipelineDepth') }),
+    );
     for (const size of [0, -1, 1.5, Number.NaN]) {
-      expect(() => new SizeWorkerPool({ size })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('size') }));
+      expect(() => new SizeWorkerPool({ size })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('size') }),
+      );
     }
-    expect(() => new SizeWorkerPool({ abortGraceMs: -5 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('abortGraceMs') }));
+    expect(() => new SizeWorkerPool({ abortGraceMs: -5 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('abortGraceMs') }),
+    );
   });
 
   it('reports filesystem failures with the errno code and the path', async () => {

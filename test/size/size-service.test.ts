@@ -25,7 +25,8 @@ async function waitFor(predicate: () => boolean): Promise<void> {
   while (!predicate()) await sleep(1);
 }
 
-const results = (events: SizeEvent[]): SizeResultEvent[] => events.filter((e): e is SizeResultEvent => e.type === 'result');
+const results = (events: SizeEvent[]): SizeResultEvent[] =>
+  events.filter((e): e is SizeResultEvent => e.type === 'result');
 
 describe('sizeOf$', () => {
   it('is cold: emits du usage once per subscription', async () => {
@@ -39,7 +40,10 @@ describe('sizeOf$', () => {
   it('stops the walk when unsubscribed, with no filesystem call afterwards', async () => {
     const probe = new WalkProbe({ timestamps: true });
     const emitted: unknown[] = [];
-    const subscription = sizeOf$(tmp.path, { pool, probe }).subscribe({ next: (u) => emitted.push(u), error: (e: unknown) => emitted.push(e) });
+    const subscription = sizeOf$(tmp.path, { pool, probe }).subscribe({
+      next: (u) => emitted.push(u),
+      error: (e: unknown) => emitted.push(e),
+    });
     await waitFor(() => probe.snapshot().fsCalls > 1000);
     subscription.unsubscribe();
     await waitFor(() => pool.stats().busy === 0);
@@ -141,14 +145,20 @@ describe('SizeService.sizeMany$', () => {
     expect(byKey.get('good')).toMatchObject({ usage: duUsage(dirs[2]!) });
     expect(byKey.get('good')!.error).toBeUndefined();
     expect(byKey.get('vanished')).toMatchObject({ usage: { size: 0, inodes: 0 }, error: { code: 'ENOENT' } });
-    expect(byKey.get('broken-resolver')).toMatchObject({ usage: { size: 0, inodes: 0 }, error: { message: 'no such record' } });
+    expect(byKey.get('broken-resolver')).toMatchObject({
+      usage: { size: 0, inodes: 0 },
+      error: { message: 'no such record' },
+    });
     expect(byKey.get('bad-resolved')).toMatchObject({ error: { code: 'INVALID_PATH' } });
     expect(done.at(-1)!.progress).toMatchObject({ done: 4, failed: 3, total: 4 });
   });
 
   it('with strict, fails the stream with a SizeItemError naming the item', async () => {
     const service = new SizeService({ pool });
-    const items = [{ key: 'vanished', path: join(tmp.path, 'gone') }, { key: 'good', path: dirs[3]! }];
+    const items = [
+      { key: 'vanished', path: join(tmp.path, 'gone') },
+      { key: 'good', path: dirs[3]! },
+    ];
     const error = await lastValueFrom(service.sizeMany$(items, { strict: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SizeItemError);
     expect(error).toMatchObject({ code: 'ITEM_FAILED', key: 'vanished', cause: { code: 'ENOENT' } });
@@ -159,7 +169,9 @@ describe('SizeService.sizeMany$', () => {
 
   it('reports bytes of walks still running in interval progress', async () => {
     const service = new SizeService({ pool });
-    const events = await lastValueFrom(service.sizeMany$([{ key: 'all', path: tmp.path }], { progressIntervalMs: 2 }).pipe(toArray()));
+    const events = await lastValueFrom(
+      service.sizeMany$([{ key: 'all', path: tmp.path }], { progressIntervalMs: 2 }).pipe(toArray()),
+    );
     const final = results(events)[0]!.usage.size;
     const ticks = events.filter((e) => e.type === 'progress' && e.progress.done === 0).map((e) => e.progress.bytes);
     // A tick may see the walk's final count before its result reaches this thread, never more.
@@ -172,13 +184,29 @@ describe('SizeService.sizeMany$', () => {
 describe('SizeService bad input', () => {
   it('rejects bad keys, paths and options with typed errors before any walk', async () => {
     const service = new SizeService({ pool });
-    await expect(firstValueFrom(service.size$('', dirs[0]!))).rejects.toMatchObject({ code: 'INVALID_KEY', message: expect.stringContaining('""') });
-    await expect(service.size('k', 'relative')).rejects.toMatchObject({ code: 'INVALID_PATH', message: expect.stringContaining('"relative"') });
-    const batch = [{ key: 'fine', path: dirs[0]! }, { key: 'x', path: '' }];
-    await expect(lastValueFrom(service.sizeMany$(batch))).rejects.toMatchObject({ code: 'INVALID_PATH', message: expect.stringContaining('"x"') });
-    await expect(lastValueFrom(service.sizeMany$([], { progressIntervalMs: -1 }))).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(firstValueFrom(service.size$('', dirs[0]!))).rejects.toMatchObject({
+      code: 'INVALID_KEY',
+      message: expect.stringContaining('""'),
+    });
+    await expect(service.size('k', 'relative')).rejects.toMatchObject({
+      code: 'INVALID_PATH',
+      message: expect.stringContaining('"relative"'),
+    });
+    const batch = [
+      { key: 'fine', path: dirs[0]! },
+      { key: 'x', path: '' },
+    ];
+    await expect(lastValueFrom(service.sizeMany$(batch))).rejects.toMatchObject({
+      code: 'INVALID_PATH',
+      message: expect.stringContaining('"x"'),
+    });
+    await expect(lastValueFrom(service.sizeMany$([], { progressIntervalMs: -1 }))).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
     expect(service.stats()).toMatchObject({ walksStarted: 0, inFlight: 0 });
-    expect(() => new SizeService({ pool, concurrency: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('concurrency') }));
+    expect(() => new SizeService({ pool, concurrency: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('concurrency') }),
+    );
     expect(() => new ConcurrencyGate(2.5)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 

@@ -64,7 +64,12 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
   });
 
   it('on random small trees (property)', async () => {
-    type Node = { kind: 'file'; bytes: number } | { kind: 'dir'; children: Node[] } | { kind: 'link' } | { kind: 'sym' } | { kind: 'sparse' };
+    type Node =
+      | { kind: 'file'; bytes: number }
+      | { kind: 'dir'; children: Node[] }
+      | { kind: 'link' }
+      | { kind: 'sym' }
+      | { kind: 'sparse' };
     const { tree } = fc.letrec<{ tree: Node; leaf: Node }>((tie) => ({
       leaf: fc.oneof(
         fc.record({ kind: fc.constant('file' as const), bytes: fc.integer({ min: 0, max: 20_000 }) }),

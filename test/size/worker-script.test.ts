@@ -10,24 +10,49 @@ afterAll(() => tmp.remove());
 
 describe('workerScript', () => {
   it('picks the .ts sibling and the tsx bootstrap for TypeScript callers', () => {
-    expect(workerScript('file:///x/src/size/pool.ts', 'walk-worker')).toEqual({ url: new URL('file:///x/src/size/walk-worker.ts'), mode: 'tsx' });
+    expect(workerScript('file:///x/src/size/pool.ts', 'walk-worker')).toEqual({
+      url: new URL('file:///x/src/size/walk-worker.ts'),
+      mode: 'tsx',
+    });
   });
 
   it('picks the .js sibling and a plain start for compiled callers', () => {
-    expect(workerScript('file:///x/dist/size/pool.js', 'walk-worker')).toEqual({ url: new URL('file:///x/dist/size/walk-worker.js'), mode: 'direct' });
+    expect(workerScript('file:///x/dist/size/pool.js', 'walk-worker')).toEqual({
+      url: new URL('file:///x/dist/size/walk-worker.js'),
+      mode: 'direct',
+    });
   });
 });
 
 describe('compiled to JavaScript', () => {
   const out = join(tmp.path, 'dist');
   const project = resolve(import.meta.dirname, '../..');
-  const node = (script: string): string => execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: out });
+  const node = (script: string): string =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: out });
 
   it('runs on plain node (no tsx) and matches du', () => {
     execFileSync(
       join(project, 'node_modules/.bin/tsc'),
-      ['--noEmit', 'false', '--outDir', out, '--rootDir', join(project, 'src'), '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
-        '--strict', '--skipLibCheck', '--types', 'node', join(project, 'src/size/index.ts'), join(project, 'src/size/walk-worker.ts')],
+      [
+        '--noEmit',
+        'false',
+        '--outDir',
+        out,
+        '--rootDir',
+        join(project, 'src'),
+        '--target',
+        'ES2022',
+        '--module',
+        'NodeNext',
+        '--moduleResolution',
+        'NodeNext',
+        '--strict',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        join(project, 'src/size/index.ts'),
+        join(project, 'src/size/walk-worker.ts'),
+      ],
       { cwd: project },
     );
     writeFileSync(join(out, 'package.json'), '{"type":"module"}');

@@ -1,5 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, open, rename, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  rename,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -142,7 +156,7 @@ export function describeFilesystem(factory: SnapshotterFactory): void {
 
   it('gives a fresh prepare a 0755 root owned by the caller, whatever the umask', async () => {
     const old = process.umask(0o077);
-    let mounts;
+    let mounts: Awaited<ReturnType<typeof h.sn.prepare>>;
     try {
       mounts = await h.sn.prepare('fresh');
     } finally {
@@ -172,7 +186,8 @@ export function describeFilesystem(factory: SnapshotterFactory): void {
     const source = mounts[0]!.source;
     expect(mounts[0]!.type).toBe('bind');
     await useMounts(mounts, layer1);
-    const du = (flag: string): number => Number(execFileSync('du', ['-s', flag, source], { encoding: 'utf8' }).split('\t')[0]);
+    const du = (flag: string): number =>
+      Number(execFileSync('du', ['-s', flag, source], { encoding: 'utf8' }).split('\t')[0]);
     const expected = { size: du('-B1'), inodes: du('--inodes') };
     expect(expected.size).toBeLessThan(3 * 1024 * 1024);
     expect(await h.sn.usage('u')).toEqual(expected);

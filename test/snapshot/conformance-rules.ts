@@ -97,7 +97,7 @@ export function describeRules(factory: SnapshotterFactory): void {
       const keys = ['../../escape', '/abs/path', 'a/b/c', '..', '.', 'sp ace', 'ünï😀'];
       for (const k of keys) {
         const mounts = await h.sn.prepare(k);
-        for (const m of mounts) if (m.type === 'bind') expect(m.source.startsWith(h.root + '/')).toBe(true);
+        for (const m of mounts) if (m.type === 'bind') expect(m.source.startsWith(`${h.root}/`)).toBe(true);
       }
       expect(await names(h.sn)).toEqual([...keys].sort((a, b) => a.localeCompare(b)));
       expect(existsSync(join(h.root, '..', 'escape'))).toBe(false);
@@ -121,7 +121,8 @@ export function describeRules(factory: SnapshotterFactory): void {
     it('serializes concurrent prepares of one key: exactly one wins', async () => {
       const results = await Promise.allSettled([h.sn.prepare('same'), h.sn.prepare('same'), h.sn.prepare('same')]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      for (const r of results) if (r.status === 'rejected') expect((r.reason as SnapshotError).code).toBe('ALREADY_EXISTS');
+      for (const r of results)
+        if (r.status === 'rejected') expect((r.reason as SnapshotError).code).toBe('ALREADY_EXISTS');
       expect(await names(h.sn)).toEqual(['same']);
       await h.sn.cleanup?.();
       expect(await readdir(join(h.root, 'snapshots'))).toHaveLength(1);
@@ -132,7 +133,13 @@ export function describeRules(factory: SnapshotterFactory): void {
     it('sets created === updated at creation and drops empty labels', async () => {
       await h.sn.prepare('a', undefined, { labels: { keep: 'v', drop: '' } });
       const info = await h.sn.stat('a');
-      expect(info).toEqual({ kind: 'active', name: 'a', labels: { keep: 'v' }, created: info.created, updated: info.created });
+      expect(info).toEqual({
+        kind: 'active',
+        name: 'a',
+        labels: { keep: 'v' },
+        created: info.created,
+        updated: info.created,
+      });
       expect('parent' in info).toBe(false);
       expect(info.created).toBeInstanceOf(Date);
     });
@@ -209,8 +216,14 @@ export function describeRules(factory: SnapshotterFactory): void {
       [['labels."containerd.io/gc.root"==yes'], ['base']],
       [['labels.tier==gold'], ['base', 'work/1']],
       [['labels.tier==gold,kind==active'], ['work/1']],
-      [['labels.tier==gold, kind==active', 'name==lone'], ['lone', 'work/1']],
-      [['kind==view', 'kind==committed'], ['base', 'mid', 'view-a']],
+      [
+        ['labels.tier==gold, kind==active', 'name==lone'],
+        ['lone', 'work/1'],
+      ],
+      [
+        ['kind==view', 'kind==committed'],
+        ['base', 'mid', 'view-a'],
+      ],
       [['labels.tier~=^(s|g)'], ['base', 'mid', 'work/1']],
       [['name=="view-a"'], ['view-a']],
       [[], ['base', 'lone', 'mid', 'view-a', 'work/1']],
@@ -236,9 +249,13 @@ export function describeRules(factory: SnapshotterFactory): void {
       const before = await listAll(h.sn);
       let calls = 0;
       const err = await expectCode(
-        h.sn.walk(() => {
-          calls++;
-        }, 'kind==committed', bad),
+        h.sn.walk(
+          () => {
+            calls++;
+          },
+          'kind==committed',
+          bad,
+        ),
         'INVALID_ARGUMENT',
         'walk',
       );
@@ -313,7 +330,10 @@ export function describeRules(factory: SnapshotterFactory): void {
         ['commit', () => h.sn.commit('x', 'y')],
         ['remove', () => h.sn.remove('base')],
         ['walk', () => h.sn.walk(() => undefined)],
-        ['cleanup', () => h.sn.cleanup?.() ?? Promise.reject(new SnapshotError('CLOSED', 'cleanup', undefined, 'closed'))],
+        [
+          'cleanup',
+          () => h.sn.cleanup?.() ?? Promise.reject(new SnapshotError('CLOSED', 'cleanup', undefined, 'closed')),
+        ],
       ];
       for (const [op, call] of calls) {
         const err = await expectCode(call(), 'CLOSED', op);

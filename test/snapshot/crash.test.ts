@@ -22,10 +22,14 @@ it('leaves no visible snapshot when the process dies in the middle of a prepare'
   await sn.commit('parent', 'parent-build');
   await sn.close();
 
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/crash-prepare.ts'), root], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true, // its own process group, so the kill also stops the cp it spawned
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'fixtures/crash-prepare.ts'), root],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // its own process group, so the kill also stops the cp it spawned
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Kill it as soon as the half-copied directory shows up.
   const snaps = join(root, 'snapshots');

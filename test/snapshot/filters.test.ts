@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FilterSyntaxError, matchFilter, parseFilters, quoteFilterValue, type FieldLookup } from '../../src/snapshot/filters.js';
+import {
+  FilterSyntaxError,
+  matchFilter,
+  parseFilters,
+  quoteFilterValue,
+  type FieldLookup,
+} from '../../src/snapshot/filters.js';
 
 /** A cache-record shaped object, as the disk-usage filters will see it. */
 interface Record_ {
@@ -52,7 +58,10 @@ describe('generic filters', () => {
     [['description~=^local'], ['ccc']],
     [['type~="^(exec|source)\\\\."'], ['bbb', 'ccc']],
     [['inuse==false,description~=image'], ['aaa']],
-    [['id==aaa', 'id==ccc'], ['aaa', 'ccc']],
+    [
+      ['id==aaa', 'id==ccc'],
+      ['aaa', 'ccc'],
+    ],
     [['  id  ==  bbb  '], ['bbb']],
     [['description=="base image"'], ['aaa']],
   ])('%j selects %j', (filters, expected) => {
@@ -100,7 +109,10 @@ describe('generic filters', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1 }), fc.string(), fc.string(), (key, value, other) => {
         const expr = parseFilters([`labels.${quoteFilterValue(key)}==${quoteFilterValue(value)}`]);
-        const lookup = (labels: Record<string, string>): FieldLookup => (p) => (p.length === 2 && p[0] === 'labels' ? labels[p[1]!] : undefined);
+        const lookup =
+          (labels: Record<string, string>): FieldLookup =>
+          (p) =>
+            p.length === 2 && p[0] === 'labels' ? labels[p[1]!] : undefined;
         expect(matchFilter(expr, lookup({ [key]: value }))).toBe(true);
         expect(matchFilter(expr, lookup({ [key]: other }))).toBe(other === value);
       }),

@@ -35,7 +35,12 @@ export function useHarness(factory: SnapshotterFactory): Harness {
 }
 
 /** Asserts the promise rejects with a SnapshotError of `code` whose message names the op (and key). */
-export async function expectCode(p: Promise<unknown>, code: SnapshotErrorCode, op: string, key?: string): Promise<Error> {
+export async function expectCode(
+  p: Promise<unknown>,
+  code: SnapshotErrorCode,
+  op: string,
+  key?: string,
+): Promise<Error> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
@@ -50,9 +55,12 @@ export async function expectCode(p: Promise<unknown>, code: SnapshotErrorCode, o
 
 export async function listAll(sn: Snapshotter, ...filters: string[]): Promise<Info[]> {
   const out: Info[] = [];
-  await sn.walk((i) => {
-    out.push(i);
-  }, ...filters);
+  await sn.walk(
+    (i) => {
+      out.push(i);
+    },
+    ...filters,
+  );
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -61,7 +69,12 @@ export async function names(sn: Snapshotter, ...filters: string[]): Promise<stri
 }
 
 /** Commits a fresh snapshot called `name` on `parent` with nothing in it. */
-export async function committed(sn: Snapshotter, name: string, parent?: string, labels?: Record<string, string>): Promise<void> {
+export async function committed(
+  sn: Snapshotter,
+  name: string,
+  parent?: string,
+  labels?: Record<string, string>,
+): Promise<void> {
   await sn.prepare(`${name}-active`, parent);
   await sn.commit(name, `${name}-active`, labels ? { labels } : undefined);
 }

@@ -40,7 +40,10 @@ it('bind mounts read-only with a remount, and withMount unmounts even when fn th
 
 it('reports a refused mount as a MountError with mount(8)’s reason, leaving nothing mounted', async () => {
   await mkdir(join(dir, 'target'));
-  const err = await mountAll([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${join(dir, 'missing')}`] }], join(dir, 'target')).catch((e: unknown) => e);
+  const err = await mountAll(
+    [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${join(dir, 'missing')}`] }],
+    join(dir, 'target'),
+  ).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(MountError);
   expect((err as MountError).message).toMatch(/mount at .*target/);
   await expect(unmount(join(dir, 'target'))).rejects.toBeInstanceOf(MountError);

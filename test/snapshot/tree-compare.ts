@@ -40,7 +40,9 @@ export async function readTree(root: string): Promise<TreeManifest> {
     } else if (st.isSymbolicLink()) {
       entries[rel] = { type: 'symlink', ...base, mode: 0, target: await readlink(abs) };
     } else if (st.isFile()) {
-      const sha256 = createHash('sha256').update(await readFile(abs)).digest('hex');
+      const sha256 = createHash('sha256')
+        .update(await readFile(abs))
+        .digest('hex');
       entries[rel] = { type: 'file', ...base, size: Number(st.size), sha256, sparse: st.blocks * 512n < st.size };
       const id = `${st.ino}`;
       byInode.set(id, [...(byInode.get(id) ?? []), rel]);
@@ -49,7 +51,10 @@ export async function readTree(root: string): Promise<TreeManifest> {
     }
   };
   await visit('.');
-  const hardlinks = [...byInode.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+  const hardlinks = [...byInode.values()]
+    .filter((g) => g.length > 1)
+    .map((g) => g.sort())
+    .sort((a, b) => a[0]!.localeCompare(b[0]!));
   return { entries, hardlinks };
 }
 

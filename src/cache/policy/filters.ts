@@ -1,4 +1,10 @@
-import { isFilterSyntaxError, matchFilter, parseFilters as parseFilterExpr, type FilterConjunction, type FieldLookup } from '../../snapshot/filters.js';
+import {
+  isFilterSyntaxError,
+  matchFilter,
+  parseFilters as parseFilterExpr,
+  type FilterConjunction,
+  type FieldLookup,
+} from '../../snapshot/filters.js';
 import { PolicyError } from './errors.js';
 import { parentsOf, recordTypeOf, type RecordSummary } from './record.js';
 
@@ -8,7 +14,17 @@ import { parentsOf, recordTypeOf, type RecordSummary } from './record.js';
  * unknown fields as absent, an unknown field is an error: it is almost always
  * a typo that would silently select nothing (or everything, with `!=`).
  */
-export const FILTER_FIELDS = ['id', 'parents', 'description', 'inuse', 'mutable', 'immutable', 'type', 'shared', 'private'] as const;
+export const FILTER_FIELDS = [
+  'id',
+  'parents',
+  'description',
+  'inuse',
+  'mutable',
+  'immutable',
+  'type',
+  'shared',
+  'private',
+] as const;
 
 export type FilterField = (typeof FILTER_FIELDS)[number];
 

@@ -7,7 +7,12 @@ import { parsePruneInfo, type PruneInfo } from './prune-info.js';
 import { PROTECTED_RECORD_TYPES, parentsOf, recordTypeOf, type RecordSummary } from './record.js';
 
 /** The policy rule a removal is attributed to. */
-export type PruneRule = Exclude<KeepBytesLimit, 'none' | 'minFreeSpaceSatisfied'> | 'keepDuration' | 'filter' | 'all' | 'unreferenced';
+export type PruneRule =
+  | Exclude<KeepBytesLimit, 'none' | 'minFreeSpaceSatisfied'>
+  | 'keepDuration'
+  | 'filter'
+  | 'all'
+  | 'unreferenced';
 
 export interface PruneDecision {
   id: string;
@@ -84,10 +89,13 @@ export class PrunePlanner {
     for (const r of input.records) {
       if (this.records.has(r.id)) issues.push(`records: duplicate id ${JSON.stringify(r.id)}`);
       const name = `record ${JSON.stringify(r.id)}`;
-      if (!Number.isSafeInteger(r.size) || r.size < 0) issues.push(`${name}: size ${r.size} is not a non-negative integer`);
-      if (!Number.isSafeInteger(r.usageCount) || r.usageCount < 0) issues.push(`${name}: usageCount ${r.usageCount} is not a non-negative integer`);
+      if (!Number.isSafeInteger(r.size) || r.size < 0)
+        issues.push(`${name}: size ${r.size} is not a non-negative integer`);
+      if (!Number.isSafeInteger(r.usageCount) || r.usageCount < 0)
+        issues.push(`${name}: usageCount ${r.usageCount} is not a non-negative integer`);
       if (!Number.isFinite(r.createdAt)) issues.push(`${name}: createdAt ${r.createdAt} is not a finite time`);
-      if (r.lastUsedAt !== undefined && !Number.isFinite(r.lastUsedAt)) issues.push(`${name}: lastUsedAt ${r.lastUsedAt} is not a finite time`);
+      if (r.lastUsedAt !== undefined && !Number.isFinite(r.lastUsedAt))
+        issues.push(`${name}: lastUsedAt ${r.lastUsedAt} is not a finite time`);
       this.records.set(r.id, r);
     }
     if (issues.length > 0) throw new PolicyError('prune plan input', issues);
@@ -115,7 +123,11 @@ export class PrunePlanner {
 
   next(): PruneDecision | undefined {
     if (this.pending !== undefined) {
-      throw new PlannerStateError('next', undefined, `decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`);
+      throw new PlannerStateError(
+        'next',
+        undefined,
+        `decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`,
+      );
     }
     const decision = this.sizeTargeted ? this.nextBySize() : this.nextInPass();
     this.pending = decision;
@@ -125,7 +137,11 @@ export class PrunePlanner {
   /** The pending record is gone; `releasedSize` (default: its summary size) comes off the cache total. */
   removed(id: string, releasedSize?: number): void {
     if (releasedSize !== undefined && (!Number.isSafeInteger(releasedSize) || releasedSize < 0)) {
-      throw new PlannerStateError('removed', id, `released size ${releasedSize} is not a non-negative whole number of bytes`);
+      throw new PlannerStateError(
+        'removed',
+        id,
+        `released size ${releasedSize} is not a non-negative whole number of bytes`,
+      );
     }
     const decision = this.takePending(id, 'removed');
     const record = this.records.get(id)!;
@@ -149,7 +165,8 @@ export class PrunePlanner {
 
   private takePending(id: string, op: 'removed' | 'skipped'): PruneDecision {
     if (this.pending === undefined || this.pending.id !== id) {
-      const expected = this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
+      const expected =
+        this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
       throw new PlannerStateError(op, id, `was not offered (${expected})`);
     }
     const decision = this.pending;
@@ -172,7 +189,12 @@ export class PrunePlanner {
     const first = this.candidates.first();
     if (first === undefined) return undefined;
     const rule = this.limitedBy as PruneRule;
-    return { id: first.id, size: first.size, rule, reason: `${this.spaceReason()}; ${this.usageReason(first)}${this.selectionSuffix(first)}` };
+    return {
+      id: first.id,
+      size: first.size,
+      rule,
+      reason: `${this.spaceReason()}; ${this.usageReason(first)}${this.selectionSuffix(first)}`,
+    };
   }
 
   private nextInPass(): PruneDecision | undefined {
@@ -183,15 +205,39 @@ export class PrunePlanner {
     if (record === undefined) return undefined;
     const keepDuration = this.policy.keepDuration ?? 0;
     if (keepDuration !== 0) {
-      const age = record.lastUsedAt === undefined ? 'never used' : `last used ${formatAge(this.now - record.lastUsedAt)} ago > ${formatDuration(keepDuration)}`;
-      return { id: record.id, size: record.size, rule: 'keepDuration', reason: `keepDuration: ${age}${this.selectionSuffix(record)}` };
+      const age =
+        record.lastUsedAt === undefined
+          ? 'never used'
+          : `last used ${formatAge(this.now - record.lastUsedAt)} ago > ${formatDuration(keepDuration)}`;
+      return {
+        id: record.id,
+        size: record.size,
+        rule: 'keepDuration',
+        reason: `keepDuration: ${age}${this.selectionSuffix(record)}`,
+      };
     }
     const matched = this.matchedFilter(record);
     if (matched !== undefined) {
-      return { id: record.id, size: record.size, rule: 'filter', reason: `filter: matches ${JSON.stringify(matched)}${this.allSuffix(record)}` };
+      return {
+        id: record.id,
+        size: record.size,
+        rule: 'filter',
+        reason: `filter: matches ${JSON.stringify(matched)}${this.allSuffix(record)}`,
+      };
     }
-    if (this.policy.all === true) return { id: record.id, size: record.size, rule: 'all', reason: `all: unreferenced ${recordTypeOf(record)} record` };
-    return { id: record.id, size: record.size, rule: 'unreferenced', reason: `prune: unreferenced ${recordTypeOf(record)} record` };
+    if (this.policy.all === true)
+      return {
+        id: record.id,
+        size: record.size,
+        rule: 'all',
+        reason: `all: unreferenced ${recordTypeOf(record)} record`,
+      };
+    return {
+      id: record.id,
+      size: record.size,
+      rule: 'unreferenced',
+      reason: `prune: unreferenced ${recordTypeOf(record)} record`,
+    };
   }
 
   private spaceReason(): string {
@@ -233,7 +279,13 @@ export class PrunePlanner {
 }
 
 /** Every decision a policy makes when each removal succeeds and frees its summary's size, in order. */
-export function planPrune(records: readonly RecordSummary[], policy: PruneInfo, now: number, disk?: DiskStats, cacheTotal?: number): PruneDecision[] {
+export function planPrune(
+  records: readonly RecordSummary[],
+  policy: PruneInfo,
+  now: number,
+  disk?: DiskStats,
+  cacheTotal?: number,
+): PruneDecision[] {
   const input: PrunePlannerInput = { records, policy, now };
   if (disk !== undefined) input.disk = disk;
   if (cacheTotal !== undefined) input.cacheTotal = cacheTotal;

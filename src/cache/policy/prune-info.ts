@@ -32,7 +32,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: unknown field${issue.keys.length > 1 ? 's' : ''}`;
   }
   if (issue.code === 'too_small' && issue.origin === 'number') return `${where}: must not be negative`;
-  if (issue.code === 'invalid_type' && issue.expected === 'int') return `${where}: must be a whole number of ${unitOf(issue.path)}`;
+  if (issue.code === 'invalid_type' && issue.expected === 'int')
+    return `${where}: must be a whole number of ${unitOf(issue.path)}`;
   if (issue.code === 'too_small' && issue.origin === 'string') return `${where}: must not be empty`;
   return `${where}: ${issue.message}`;
 }

@@ -41,7 +41,12 @@ const BUILDS: { name: string; steps: Step[] }[] = [
 /** A cache key: the step's description on top of its parent's id, as a build system would compute. */
 const cacheKey = (parent: ImmutableRef | null, step: Step) => `${parent?.id ?? 'scratch'}|${step.description}`;
 
-async function runBuild(cm: CacheManager, index: Map<string, string>, steps: Step[], log: (line: string) => void): Promise<ImmutableRef> {
+async function runBuild(
+  cm: CacheManager,
+  index: Map<string, string>,
+  steps: Step[],
+  log: (line: string) => void,
+): Promise<ImmutableRef> {
   let parent: ImmutableRef | null = null;
   for (const step of steps) {
     const key = cacheKey(parent, step);

@@ -25,12 +25,21 @@ export function registerDu(program: Command): void {
           cm
             .diskUsage$({
               filter: opts.filter,
-              onProgress: (p) => progress.update(`${p.done}/${p.total} records, ${formatSize(p.bytes)}`, p.total ? p.done / p.total : undefined),
+              onProgress: (p) =>
+                progress.update(
+                  `${p.done}/${p.total} records, ${formatSize(p.bytes)}`,
+                  p.total ? p.done / p.total : undefined,
+                ),
             })
             .pipe(toArray()),
         );
         progress.done();
-        const out = opts.format === 'json' ? JSON.stringify(rows, null, 2) : opts.verbose ? renderUsageVerbose(rows) : renderUsageTable(rows);
+        const out =
+          opts.format === 'json'
+            ? JSON.stringify(rows, null, 2)
+            : opts.verbose
+              ? renderUsageVerbose(rows)
+              : renderUsageTable(rows);
         process.stdout.write(`${out}\n`);
       } finally {
         progress.done();

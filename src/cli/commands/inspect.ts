@@ -31,8 +31,15 @@ export function registerInspect(program: Command): void {
         if (id === undefined) {
           const summary = { root: opts.root, owner: owner ?? null, ...cm.inspect() };
           if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-          const lines = [`root:    ${opts.root}`, `owner:   ${ownerText}`, `records: ${summary.records}`, '', 'state                count'];
-          for (const [state, count] of Object.entries(summary.states).sort()) lines.push(`${state.padEnd(20)} ${count}`);
+          const lines = [
+            `root:    ${opts.root}`,
+            `owner:   ${ownerText}`,
+            `records: ${summary.records}`,
+            '',
+            'state                count',
+          ];
+          for (const [state, count] of Object.entries(summary.states).sort())
+            lines.push(`${state.padEnd(20)} ${count}`);
           return void process.stdout.write(`${lines.join('\n')}\n`);
         }
         const view = cm.describe(id);

@@ -21,7 +21,11 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Sizes may be absolute (10GB, 512MiB) or a share of the disk holding the root (20%). */
 async function policyFrom(flags: PruneFlags): Promise<PruneInfo> {
-  const sizes = { reservedSpace: flags.reservedSpace, maxUsedSpace: flags.maxUsedSpace, minFreeSpace: flags.minFreeSpace };
+  const sizes = {
+    reservedSpace: flags.reservedSpace,
+    maxUsedSpace: flags.maxUsedSpace,
+    minFreeSpace: flags.minFreeSpace,
+  };
   const policy: PruneInfo = {
     ...(flags.all ? { all: true } : {}),
     ...(flags.filter.length ? { filter: flags.filter } : {}),
@@ -31,7 +35,9 @@ async function policyFrom(flags: PruneFlags): Promise<PruneInfo> {
   for (const [field, text] of Object.entries(sizes)) {
     if (text === undefined) continue;
     const size = parseSize(text);
-    policy[field as keyof typeof sizes] = isDiskPercent(size) ? resolveSize(size, (await diskStats(flags.root)).total) : size;
+    policy[field as keyof typeof sizes] = isDiskPercent(size)
+      ? resolveSize(size, (await diskStats(flags.root)).total)
+      : size;
   }
   return policy;
 }
@@ -39,7 +45,7 @@ async function policyFrom(flags: PruneFlags): Promise<PruneInfo> {
 export function registerPrune(program: Command): void {
   program
     .command('prune')
-    .description('remove unreferenced cache records by BuildKit\'s policies')
+    .description("remove unreferenced cache records by BuildKit's policies")
     .addOption(rootOption())
     .option('--all', 'also internal, frontend and shared records')
     .option('--filter <filter>', 'containerd-style filter (repeatable: any may match)', collect, [])
@@ -62,7 +68,10 @@ export function registerPrune(program: Command): void {
               count++;
               freed += r.size;
               progress.update(`${count} records, ${formatSize(freed)}`);
-              const line = flags.format === 'json' ? JSON.stringify(r) : `${flags.dryRun ? 'would remove' : 'removed'} ${r.id}  ${formatSize(r.size)}  ${r.reason}`;
+              const line =
+                flags.format === 'json'
+                  ? JSON.stringify(r)
+                  : `${flags.dryRun ? 'would remove' : 'removed'} ${r.id}  ${formatSize(r.size)}  ${r.reason}`;
               process.stdout.write(`${line}\n`);
             },
             error: reject,
@@ -73,6 +82,9 @@ export function registerPrune(program: Command): void {
         progress.done();
         await cm.close();
       }
-      if (flags.format !== 'json') process.stdout.write(`Total: ${flags.dryRun ? 'would free' : 'freed'} ${formatSize(freed)} in ${count} records\n`);
+      if (flags.format !== 'json')
+        process.stdout.write(
+          `Total: ${flags.dryRun ? 'would free' : 'freed'} ${formatSize(freed)} in ${count} records\n`,
+        );
     });
 }

@@ -6,7 +6,8 @@ import { serveInspector } from '../../inspector/index.js';
 
 /** Parses --port: a whole number from 0 to 65535 (0 picks a free port). */
 function parsePort(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new Error(`--port ${value}: expected a whole number from 0 to 65535`);
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
+    throw new Error(`--port ${value}: expected a whole number from 0 to 65535`);
   return Number(value);
 }
 
@@ -20,7 +21,7 @@ export function registerServe(program: Command): void {
     .action(async (opts: { root: string; port: string; host: string }) => {
       const port = parsePort(opts.port);
       const cm = await openCacheManager({ root: opts.root });
-      let inspector;
+      let inspector: Awaited<ReturnType<typeof serveInspector>> | undefined;
       try {
         inspector = await serveInspector(cm, { port, host: opts.host });
       } catch (err) {
@@ -28,8 +29,12 @@ export function registerServe(program: Command): void {
         throw err;
       }
       if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
-        process.stderr.write(`warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`);
-      process.stdout.write(`cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`);
+        process.stderr.write(
+          `warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`,
+        );
+      process.stdout.write(
+        `cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`,
+      );
       await untilInterrupted();
       await inspector.close();
       await cm.close();

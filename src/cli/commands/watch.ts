@@ -13,7 +13,11 @@ export type StoredChange =
   | { type: 'record.removed'; id: string; at: number };
 
 /** Compares two reads of the stored records; stored states are mutable, frozen, committed and removing. */
-export function diffStored(before: Map<string, RecordMeta>, after: Map<string, RecordMeta>, at: number): StoredChange[] {
+export function diffStored(
+  before: Map<string, RecordMeta>,
+  after: Map<string, RecordMeta>,
+  at: number,
+): StoredChange[] {
   const changes: StoredChange[] = [];
   for (const [id, meta] of after) {
     const old = before.get(id);
@@ -43,7 +47,8 @@ export function registerWatch(program: Command): void {
     .option('--interval <ms>', 'how often to read the metadata', '250')
     .action(async (opts: { root: string; format: string; interval: string }) => {
       const interval = Number(opts.interval);
-      if (!Number.isInteger(interval) || interval < 10) throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
+      if (!Number.isInteger(interval) || interval < 10)
+        throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
       const store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: true });
       let last = readAll(store);
       const print = (c: StoredChange) =>

@@ -1,16 +1,29 @@
-'use strict';
 // The inspector page: one event stream in, DOM out. No framework, no build step.
 (() => {
   const token = new URLSearchParams(location.search).get('token') ?? '';
   const api = (path, params = {}) => `${path}?${new URLSearchParams({ ...params, token })}`;
   const $ = (id) => document.getElementById(id);
-  const STATES = ['creating', 'mutable.held', 'mutable.idle', 'frozen.held', 'frozen.released', 'finalizing', 'committed.held', 'committed.released', 'removing', 'removed'];
+  const STATES = [
+    'creating',
+    'mutable.held',
+    'mutable.idle',
+    'frozen.held',
+    'frozen.released',
+    'finalizing',
+    'committed.held',
+    'committed.released',
+    'removing',
+    'removed',
+  ];
 
   const formatSize = (n) => {
     if (n === null || n === undefined) return '–';
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
     return `${i ? n.toFixed(1) : n} ${units[i]}`;
   };
   const pad = (n) => String(n).padStart(2, '0');
@@ -18,7 +31,9 @@
     if (t === null || t === undefined) return '–';
     const d = new Date(t);
     const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-    return d.toDateString() === new Date().toDateString() ? time : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+    return d.toDateString() === new Date().toDateString()
+      ? time
+      : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
   };
   const el = (tag, props = {}, ...children) => {
     const node = document.createElement(tag);
@@ -60,12 +75,16 @@
     if (viewPending) return;
     viewPending = true;
     const wait = Math.max(0, lastBuild.at + lastBuild.ms * 5 - performance.now());
-    setTimeout(() => requestAnimationFrame(() => {
-      viewPending = false;
-      const t = performance.now();
-      buildView();
-      lastBuild = { at: performance.now(), ms: performance.now() - t };
-    }), wait);
+    setTimeout(
+      () =>
+        requestAnimationFrame(() => {
+          viewPending = false;
+          const t = performance.now();
+          buildView();
+          lastBuild = { at: performance.now(), ms: performance.now() - t };
+        }),
+      wait,
+    );
   }
   function buildView() {
     if (order.length > rows.size) order = order.filter((id) => rows.has(id));
@@ -89,17 +108,31 @@
       });
     }
     table.setData(ids, (id) => rows.get(id), loaded ? 'No records match.' : 'Loading records…');
-    $('shown').textContent = ids.length === rows.size ? `${rows.size.toLocaleString()} records` : `${ids.length.toLocaleString()} of ${rows.size.toLocaleString()} records`;
+    $('shown').textContent =
+      ids.length === rows.size
+        ? `${rows.size.toLocaleString()} records`
+        : `${ids.length.toLocaleString()} of ${rows.size.toLocaleString()} records`;
   }
-  $('filter').addEventListener('input', (e) => { filter.text = e.target.value; scheduleView(); });
+  $('filter').addEventListener('input', (e) => {
+    filter.text = e.target.value;
+    scheduleView();
+  });
   $('state-filter').append(...STATES.map((s) => el('option', { value: s, textContent: s })));
-  $('state-filter').addEventListener('change', (e) => { filter.state = e.target.value; scheduleView(); });
+  $('state-filter').addEventListener('change', (e) => {
+    filter.state = e.target.value;
+    scheduleView();
+  });
 
   // ---- per-state counts: chips above the table and badges on the statechart.
   const chips = new Map();
   for (const s of STATES) {
     const count = el('b', { textContent: '0' });
-    const chip = el('button', { className: 'chip', type: 'button', title: `show only ${s}` }, el('span', { textContent: s }), count);
+    const chip = el(
+      'button',
+      { className: 'chip', type: 'button', title: `show only ${s}` },
+      el('span', { textContent: s }),
+      count,
+    );
     chip.dataset.state = s;
     chip.addEventListener('click', () => {
       filter.state = filter.state === s ? '' : s;
@@ -158,11 +191,27 @@
   let lastStatus = null;
   function showStatus(s) {
     lastStatus = s;
-    const facts = [['status', s.status], ['records', s.records.toLocaleString()], ['live actors', s.liveActors.toLocaleString()], ['queue depth', String(s.queueDepth)], ['in flight', String(s.inFlight.length)]];
-    $('supervisor').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
+    const facts = [
+      ['status', s.status],
+      ['records', s.records.toLocaleString()],
+      ['live actors', s.liveActors.toLocaleString()],
+      ['queue depth', String(s.queueDepth)],
+      ['in flight', String(s.inFlight.length)],
+    ];
+    $('supervisor').replaceChildren(
+      ...facts.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]),
+    );
     $('supervisor').dataset.status = s.status;
     const inflight = s.inFlight.length
-      ? s.inFlight.map((op) => el('tr', {}, el('td', { textContent: op.op }), el('td', { className: 'mono', textContent: op.id ?? '–' }), el('td', { textContent: `${Math.max(0, s.at - op.since)} ms` })))
+      ? s.inFlight.map((op) =>
+          el(
+            'tr',
+            {},
+            el('td', { textContent: op.op }),
+            el('td', { className: 'mono', textContent: op.id ?? '–' }),
+            el('td', { textContent: `${Math.max(0, s.at - op.since)} ms` }),
+          ),
+        )
       : [el('tr', {}, el('td', { colSpan: 3, className: 'muted', textContent: 'idle' }))];
     $('inflight').replaceChildren(...inflight);
     showCounts(s.states);
@@ -186,41 +235,99 @@
     const res = await fetch(api('api/record', { id }));
     if (id !== selected) return;
     if (res.status === 404) {
-      $('detail-facts').replaceChildren(el('dt', { textContent: 'state' }), el('dd', { className: 'pill', textContent: 'removed' }));
+      $('detail-facts').replaceChildren(
+        el('dt', { textContent: 'state' }),
+        el('dd', { className: 'pill', textContent: 'removed' }),
+      );
       $('detail-body').dataset.state = 'removed';
       return;
     }
     const { record, svg, history } = await res.json();
     $('detail-body').dataset.state = record.state;
     const m = record.metadata;
-    const facts = [['state', record.state], ['refs', record.refs], ['children', record.children], ['parent', record.parent ?? '–'], ['size', formatSize(record.size)], ['type', m.recordType], ['created', formatTime(Date.parse(m.createdAt))], ['last used', m.lastUsedAt ? formatTime(Date.parse(m.lastUsedAt)) : '–'], ['uses', m.usageCount], ['description', m.description ?? '–']];
-    $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: String(v), className: k === 'state' ? 'pill' : '' })]));
+    const facts = [
+      ['state', record.state],
+      ['refs', record.refs],
+      ['children', record.children],
+      ['parent', record.parent ?? '–'],
+      ['size', formatSize(record.size)],
+      ['type', m.recordType],
+      ['created', formatTime(Date.parse(m.createdAt))],
+      ['last used', m.lastUsedAt ? formatTime(Date.parse(m.lastUsedAt)) : '–'],
+      ['uses', m.usageCount],
+      ['description', m.description ?? '–'],
+    ];
+    $('detail-facts').replaceChildren(
+      ...facts.flatMap(([k, v]) => [
+        el('dt', { textContent: k }),
+        el('dd', { textContent: String(v), className: k === 'state' ? 'pill' : '' }),
+      ]),
+    );
     $('detail-svg').innerHTML = svg;
-    const lines = history.slice().reverse().map((t) => el('tr', {}, el('td', { textContent: formatTime(t.at) }), el('td', { textContent: t.from }), el('td', { textContent: t.to }), el('td', { className: 'mono', textContent: t.event })));
-    $('history').replaceChildren(...(lines.length ? lines : [el('tr', {}, el('td', { colSpan: 4, className: 'muted', textContent: 'no transitions since the cache was opened' }))]));
+    const lines = history
+      .slice()
+      .reverse()
+      .map((t) =>
+        el(
+          'tr',
+          {},
+          el('td', { textContent: formatTime(t.at) }),
+          el('td', { textContent: t.from }),
+          el('td', { textContent: t.to }),
+          el('td', { className: 'mono', textContent: t.event }),
+        ),
+      );
+    $('history').replaceChildren(
+      ...(lines.length
+        ? lines
+        : [
+            el(
+              'tr',
+              {},
+              el('td', { colSpan: 4, className: 'muted', textContent: 'no transitions since the cache was opened' }),
+            ),
+          ]),
+    );
   }
   function detailChanged() {
     if (detailTimer) return;
-    detailTimer = setTimeout(() => { detailTimer = null; refreshDetail(); }, 150);
+    detailTimer = setTimeout(() => {
+      detailTimer = null;
+      refreshDetail();
+    }, 150);
   }
 
   // ---- activity log
   const MAX_EVENTS = 80;
   function describeEvent(e) {
     switch (e.type) {
-      case 'record.transition': return `${e.from} → ${e.to} (${e.event})`;
-      case 'record.created': return e.parent ? `created on ${e.parent}` : 'created';
-      case 'record.removed': return `removed: ${e.reason}`;
-      case 'op': return `${e.op} ${e.outcome}${e.code ? ` ${e.code}` : ''} in ${e.ms.toFixed(1)} ms`;
-      case 'prune.removed': return `pruned${e.dryRun ? ' (dry run)' : ''}: ${e.reason} [${e.rule}]`;
-      case 'events.dropped': return `${e.count} events dropped (slow reader)`;
-      default: return JSON.stringify(e);
+      case 'record.transition':
+        return `${e.from} → ${e.to} (${e.event})`;
+      case 'record.created':
+        return e.parent ? `created on ${e.parent}` : 'created';
+      case 'record.removed':
+        return `removed: ${e.reason}`;
+      case 'op':
+        return `${e.op} ${e.outcome}${e.code ? ` ${e.code}` : ''} in ${e.ms.toFixed(1)} ms`;
+      case 'prune.removed':
+        return `pruned${e.dryRun ? ' (dry run)' : ''}: ${e.reason} [${e.rule}]`;
+      case 'events.dropped':
+        return `${e.count} events dropped (slow reader)`;
+      default:
+        return JSON.stringify(e);
     }
   }
   function showEvents(events) {
     const list = $('events');
     const items = events.map((e) => {
-      const item = el('li', { title: `${e.type} ${e.id ?? ''}` }, el('time', { textContent: formatTime(e.at) }), el('span', { className: 'etype', textContent: e.type.replace('record.', '') }), el('span', { className: 'mono', textContent: e.id ?? '' }), el('span', { textContent: describeEvent(e) }));
+      const item = el(
+        'li',
+        { title: `${e.type} ${e.id ?? ''}` },
+        el('time', { textContent: formatTime(e.at) }),
+        el('span', { className: 'etype', textContent: e.type.replace('record.', '') }),
+        el('span', { className: 'mono', textContent: e.id ?? '' }),
+        el('span', { textContent: describeEvent(e) }),
+      );
       item.dataset.id = e.id ?? '';
       return item;
     });
@@ -232,18 +339,34 @@
   function connect() {
     const source = new EventSource(api('api/stream'));
     const conn = $('conn');
-    source.addEventListener('open', () => { conn.dataset.state = 'live'; conn.textContent = 'live'; });
-    source.addEventListener('error', () => { conn.dataset.state = 'down'; conn.textContent = 'disconnected, retrying…'; });
+    source.addEventListener('open', () => {
+      conn.dataset.state = 'live';
+      conn.textContent = 'live';
+    });
+    source.addEventListener('error', () => {
+      conn.dataset.state = 'down';
+      conn.textContent = 'disconnected, retrying…';
+    });
     source.addEventListener('snapshot', (msg) => {
       const { rows: chunk, first, last } = JSON.parse(msg.data);
-      if (first) { rows.clear(); order = []; loaded = false; }
-      for (const r of chunk) { rows.set(r[0], r); order.push(r[0]); }
+      if (first) {
+        rows.clear();
+        order = [];
+        loaded = false;
+      }
+      for (const r of chunk) {
+        rows.set(r[0], r);
+        order.push(r[0]);
+      }
       if (last) loaded = true;
       // The first chunk is a screenful: draw it now rather than after the rest of the snapshot.
       if (first) buildView();
       else scheduleView();
       // The drawing costs a layout of its own: it waits until the table has been drawn.
-      if (last && !diagramRequested) { diagramRequested = true; loadDiagram(); }
+      if (last && !diagramRequested) {
+        diagramRequested = true;
+        loadDiagram();
+      }
       if (last && selected) detailChanged();
     });
     source.addEventListener('update', (msg) => {

@@ -1,4 +1,3 @@
-'use strict';
 /**
  * A virtualized table: only the rows in view (plus a few) exist in the DOM,
  * reused as the user scrolls, so 100k records cost the same as 30.
@@ -42,7 +41,7 @@ class VirtualTable {
     new ResizeObserver(() => this.render()).observe(this.viewport);
     this.body.addEventListener('click', (e) => {
       const row = e.target.closest('.vt-row');
-      if (row && row.dataset.id) this.onSelect(row.dataset.id);
+      if (row?.dataset.id) this.onSelect(row.dataset.id);
     });
   }
 

@@ -20,7 +20,12 @@ export async function probeOverlay(dir: string): Promise<string | undefined> {
   try {
     for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(probe, d));
     const target = join(probe, 'merged');
-    const opts = [...OVERLAY_OPTIONS, `lowerdir=${join(probe, 'lower')}`, `upperdir=${join(probe, 'upper')}`, `workdir=${join(probe, 'work')}`];
+    const opts = [
+      ...OVERLAY_OPTIONS,
+      `lowerdir=${join(probe, 'lower')}`,
+      `upperdir=${join(probe, 'upper')}`,
+      `workdir=${join(probe, 'work')}`,
+    ];
     await mountAll([{ type: 'overlay', source: 'overlay', options: opts }], target);
     await unmount(target);
     return undefined;
@@ -52,7 +57,10 @@ async function hardlinkGroups(root: string): Promise<Map<string, string[]>> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -63,7 +71,12 @@ export class OverlaySnapshotter extends SnapshotterCore {
   static async open(root: string): Promise<OverlaySnapshotter> {
     const reason = await probeOverlay(join(root, 'probe'));
     if (reason !== undefined) {
-      throw new SnapshotError('FAILED_PRECONDITION', 'open', root, `overlayfs is not usable here (test mount refused): ${reason}`);
+      throw new SnapshotError(
+        'FAILED_PRECONDITION',
+        'open',
+        root,
+        `overlayfs is not usable here (test mount refused): ${reason}`,
+      );
     }
     await rm(join(root, 'probe'), { recursive: true, force: true });
     const store = await SnapshotterCore.openStore(root);
@@ -91,10 +104,16 @@ export class OverlaySnapshotter extends SnapshotterCore {
     const lowerdir = `lowerdir=${chain.map((p) => this.fsOf(p.id)).join(':')}`;
     if (rec.kind === 'active') {
       if (chain.length === 0) return [{ type: 'bind', source: this.fsOf(rec.id), options: ['rbind', 'rw'] }];
-      const options = [...OVERLAY_OPTIONS, `workdir=${join(this.dirOf(rec.id), 'work')}`, `upperdir=${this.fsOf(rec.id)}`, lowerdir];
+      const options = [
+        ...OVERLAY_OPTIONS,
+        `workdir=${join(this.dirOf(rec.id), 'work')}`,
+        `upperdir=${this.fsOf(rec.id)}`,
+        lowerdir,
+      ];
       return [{ type: 'overlay', source: 'overlay', options }];
     }
-    if (chain.length <= 1) return [{ type: 'bind', source: this.fsOf(chain[0]?.id ?? rec.id), options: ['rbind', 'ro'] }];
+    if (chain.length <= 1)
+      return [{ type: 'bind', source: this.fsOf(chain[0]?.id ?? rec.id), options: ['rbind', 'ro'] }];
     return [{ type: 'overlay', source: 'overlay', options: [...OVERLAY_OPTIONS, lowerdir] }];
   }
 
