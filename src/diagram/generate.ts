@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { managerMachine } from '../../machines/manager.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { recordMachine } from '../../machines/record.machine.js';
 import { drawMachine } from './machine-diagram.js';
 import { allStates, statePath } from './walk.js';
@@ -28,8 +28,8 @@ export const MACHINE_DIAGRAMS: readonly MachineDiagramSpec[] = [
       'The lifecycle of one cache record: created mutable, frozen by commit, finalized into the snapshotter, released, removed.',
   },
   {
-    name: 'manager',
-    machine: managerMachine,
+    name: 'supervisor',
+    machine: supervisorMachine,
     summary:
       'The supervisor: reconciles at open, then decides every manager operation one at a time until it is closed.',
   },

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseMermaid } from 'beautiful-mermaid';
 import { describe, expect, it } from 'vitest';
-import { managerMachine } from '../../machines/manager.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { RECORD_STATES, recordMachine } from '../../machines/record.machine.js';
 import {
   DIAGRAM_DIR,
@@ -61,10 +61,10 @@ describe('committed docs/machines files', () => {
       for (const [file, content] of generated) await writeFile(join(dir, file), content);
       expect(await staleDiagramFiles(dir, generated)).toEqual([]);
       await writeFile(join(dir, 'record.mmd'), `${generated.get('record.mmd') ?? ''}  %% hand edit\n`);
-      await rm(join(dir, 'manager.svg'));
+      await rm(join(dir, 'supervisor.svg'));
       expect(await staleDiagramFiles(dir, generated)).toEqual([
         { file: 'record.mmd', reason: 'differs' },
-        { file: 'manager.svg', reason: 'missing' },
+        { file: 'supervisor.svg', reason: 'missing' },
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -203,7 +203,7 @@ describe('the record diagram', () => {
 });
 
 describe('the manager diagram', () => {
-  const mermaid = machineToMermaid(managerMachine);
+  const mermaid = machineToMermaid(supervisorMachine);
 
   it('shows operations decided in ready and refused in closing, and both final states', () => {
     const graph = parseMermaid(mermaid);
