@@ -70,17 +70,12 @@ export const OPERATION_TYPES = [
  * use counters. A read-only supervisor therefore refuses them all, here, in
  * one place, whichever path the call came by.
  */
-const decideAll = Object.fromEntries(
-  OPERATION_TYPES.map((op) => [op, [{ guard: 'readOnly', actions: 'refuseReadOnly' }, { actions: 'decide' }]]),
-) as Record<OperationType, [{ guard: 'readOnly'; actions: 'refuseReadOnly' }, { actions: 'decide' }]>;
-const refuseAll = Object.fromEntries(OPERATION_TYPES.map((op) => [op, { actions: 'refuseClosed' }])) as Record<
-  OperationType,
-  { actions: 'refuseClosed' }
->;
-const refuseStarting = Object.fromEntries(OPERATION_TYPES.map((op) => [op, { actions: 'refuseStarting' }])) as Record<
-  OperationType,
-  { actions: 'refuseStarting' }
->;
+const everyOperation = <A extends string>(action: A) =>
+  Object.fromEntries(OPERATION_TYPES.map((op) => [op, { actions: action }])) as Record<OperationType, { actions: A }>;
+const decideAll = everyOperation('decide');
+const refuseReadOnlyAll = everyOperation('refuseReadOnly');
+const refuseAll = everyOperation('refuseClosed');
+const refuseStarting = everyOperation('refuseStarting');
 
 export const supervisorMachine = setup({
   types: {
@@ -133,8 +128,22 @@ export const supervisorMachine = setup({
       on: refuseStarting,
     },
     ready: {
-      description: 'Decides one operation at a time; read-only refuses every change.',
-      on: { ...decideAll, CLOSE: 'draining' },
+      description: 'Takes operations until CLOSE.',
+      initial: 'choosing',
+      on: { CLOSE: 'draining' },
+      states: {
+        choosing: {
+          always: [{ guard: 'readOnly', target: 'readOnly' }, { target: 'writable' }],
+        },
+        writable: {
+          description: 'Decides one operation at a time.',
+          on: decideAll,
+        },
+        readOnly: {
+          description: 'Refuses every operation with INVALID: nothing is written.',
+          on: refuseReadOnlyAll,
+        },
+      },
     },
     draining: {
       description: 'Lets operations in flight finish and closes the stores; new ones get CLOSED.',

@@ -48,7 +48,7 @@ describe('committed docs/machines files', () => {
 
   it('cover every machine with .mmd, .svg and .txt, plus the README index', () => {
     const expected = MACHINE_DIAGRAMS.flatMap(({ name }) => [`${name}.mmd`, `${name}.svg`, `${name}.txt`]);
-    expect([...generated.keys()].sort()).toEqual([...expected, 'README.md'].sort());
+    expect([...generated.keys()].sort()).toEqual([...expected, 'README.md', 'record-rules.md'].sort());
     const readme = generated.get('README.md') ?? '';
     for (const { name } of MACHINE_DIAGRAMS) {
       for (const ext of ['svg', 'txt', 'mmd']) expect(readme).toContain(`(${name}.${ext})`);
@@ -202,17 +202,28 @@ describe('the record diagram', () => {
   });
 });
 
-describe('the manager diagram', () => {
+describe('the supervisor diagram', () => {
   const mermaid = machineToMermaid(supervisorMachine);
 
-  it('shows operations decided in ready and refused in closing, and both final states', () => {
+  it('shows operations decided when writable, refused when read-only and draining, and both final states', () => {
     const graph = parseMermaid(mermaid);
     const self = (state: string) =>
       graph.edges.find((edge) => edge.source === state && edge.target === state)?.label?.split(/\n|<br>/);
-    const operations = ['GET', 'GET_MUTABLE', 'NEW', 'COMMIT', 'FINALIZE', 'CLONE', 'RELEASE', 'REMOVE'];
-    expect(self('ready')).toEqual(operations);
-    expect(self('closing')).toEqual(operations);
-    expect(mermaid).toContain('ready --> closing : CLOSE');
+    const operations = [
+      'GET',
+      'GET_MUTABLE',
+      'NEW',
+      'COMMIT',
+      'FINALIZE',
+      'CLONE',
+      'RELEASE',
+      'REMOVE',
+      'REMEMBER_SIZE',
+    ];
+    expect(self('ready_writable')).toEqual(operations);
+    expect(self('ready_readOnly')).toEqual(operations);
+    expect(self('draining')).toEqual(operations);
+    expect(mermaid).toContain('ready --> draining : CLOSE');
     expect(mermaid).toContain('closed --> [*]');
     expect(mermaid).toContain('failed --> [*]');
   });

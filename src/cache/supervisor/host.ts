@@ -97,7 +97,8 @@ export class Supervisor {
 
   /** The supervisor machine's state: opening, reconciling, ready, draining, closed or failed. */
   get status(): string {
-    return String(this.actor.getSnapshot().value);
+    const { value } = this.actor.getSnapshot();
+    return typeof value === 'string' ? value : Object.keys(value)[0]!;
   }
 
   get queueDepth(): number {
