@@ -227,6 +227,17 @@ export class CacheManager {
     return this.observer.history(id);
   }
 
+  /**
+   * A read-only cache shows the root as it was when opened; this re-reads what
+   * the owner has stored since, and `records$`, `watch` and `events$` report
+   * the differences. INVALID on a cache this process owns.
+   */
+  refresh(): void {
+    this.ensureOpen('refresh');
+    if (!this.readOnly) throw new CacheError('INVALID', 'refresh: only a read-only cache follows another owner');
+    this.engine.follow();
+  }
+
   /** Supervisor status, queue, in-flight operations, records per state and live actors. */
   inspect(): ManagerInspection {
     const { index, supervisor } = this.engine;

@@ -39,6 +39,8 @@ export interface Engine {
   readonly index: RecordIndex;
   readonly supervisor: Supervisor;
   startup: ReconcileReport;
+  /** Read-only caches: re-reads what the owner stored. */
+  follow(): void;
 }
 
 /** Options checked before anything is touched on disk. */
@@ -148,6 +150,11 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     },
   });
   engine.supervisor = supervisor;
+  engine.follow = () => {
+    if (!store || !index || !opts.readOnly) return;
+    store.refresh();
+    index.follow(store.all(() => {}));
+  };
   try {
     await supervisor.start();
   } catch (err) {

@@ -11,7 +11,7 @@ import {
 } from '../../../machines/record.machine.js';
 import type { RecordMeta } from '../../metadata/schema.js';
 import { CacheError } from '../errors.js';
-import { hasTag, leafState, stateFacts, stateValue } from './rules.js';
+import { dormantStateOf, hasTag, leafState, stateFacts, stateValue } from './rules.js';
 import type { RecordWriter } from './writer.js';
 
 export type RecordActor = Actor<RecordMachine>;
@@ -197,6 +197,38 @@ export class RecordIndex {
     if (packed === undefined) return;
     this.dormant.set(parentId, pack(unpackState(packed), Math.max(0, unpackChildren(packed) + delta)));
     this.changes.next(parentId);
+  }
+
+  /**
+   * Read-only caches: brings the dormant entries up to what the owner last
+   * stored, reporting each difference as the owner's own changes would be.
+   * Stored states are all a reader can see (held and released look alike).
+   */
+  follow(stored: Iterable<RecordMeta>): void {
+    const seen = new Map<string, RecordMeta>();
+    const children = new Map<string, number>();
+    for (const meta of stored) {
+      if (meta.state === 'removing') continue;
+      seen.set(meta.id, meta);
+      if (meta.parent !== undefined) children.set(meta.parent, (children.get(meta.parent) ?? 0) + 1);
+    }
+    const at = Date.now();
+    for (const [id, meta] of seen) {
+      const to = dormantStateOf(meta.state);
+      if (to === undefined) continue;
+      const from = this.stateOf(id);
+      const packed = pack(to, children.get(id) ?? 0);
+      if (this.dormant.get(id) === packed && from !== undefined) continue;
+      this.dormant.set(id, packed);
+      if (from !== undefined && from !== to) this.transitions.next({ id, from, to, event: 'stored', at });
+      this.changes.next(id);
+    }
+    for (const id of [...this.dormant.keys()]) {
+      if (seen.has(id)) continue;
+      this.dormant.delete(id);
+      const meta = this.writer.read(id);
+      this.removals.next({ id, meta: meta ?? ({ id } as RecordMeta), reason: 'removed by the owner' });
+    }
   }
 
   durable(id: string): Promise<void> {
