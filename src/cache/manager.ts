@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { defer, lastValueFrom, type Observable, of, reduce, tap, toArray } from 'rxjs';
+import { defer, lastValueFrom, Observable, of, reduce, tap, toArray } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
 import { SizeService } from '../size/size-service.js';
 import type { Usage } from '../snapshot/types.js';
@@ -65,6 +65,8 @@ export class CacheManager {
   private readonly sizes = new SizeService();
   /** What this manager's refs call; not reachable from outside. */
   private readonly refHost: RefHost;
+  /** Streams in flight, each with how close() ends it. */
+  private readonly streams = new Set<() => void>();
 
   private constructor(eventBufferSize: number, eventsEnabled: boolean) {
     this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256, enabled: eventsEnabled });
@@ -79,6 +81,13 @@ export class CacheManager {
     manager.engine = await openEngine(opts, {
       onOperation: (report) => manager.events.emitLazy(() => ({ type: 'op', ...report, at: Date.now() })),
       onRepair: (event) => repairs.push(event),
+      onCorrupt: (id, error) =>
+        manager.events.emit({
+          type: 'record.corrupt',
+          id,
+          reason: error instanceof Error ? error.message : String(error),
+          at: Date.now(),
+        }),
       onWriteError: (id, error) =>
         manager.events.emit({ type: 'metadata.writeFailed', id, message: String(error), at: Date.now() }),
     });
@@ -156,16 +165,21 @@ export class CacheManager {
   diskUsage$(options: DiskUsageOptions = {}): Observable<UsageInfo> {
     this.ensureOpen('diskUsage');
     const { index, snapshotter } = this.engine;
-    return diskUsage$(
-      {
-        table: index,
-        sizes: this.sizes,
-        measure: (id, state, signal) => snapshotter.usage(contentKey(id, state), { signal }),
-        remember: (id, state, usage) => this.rememberSize(id, state, usage),
-        onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
-        onSizeFailed: (id, reason) => this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
-      },
-      options,
+    return this.endedByClose(
+      'diskUsage',
+      'error',
+      diskUsage$(
+        {
+          table: index,
+          sizes: this.sizes,
+          measure: (id, state, signal) => snapshotter.usage(contentKey(id, state), { signal }),
+          remember: (id, state, usage) => this.rememberSize(id, state, usage),
+          onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
+          onSizeFailed: (id, reason) =>
+            this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
+        },
+        options,
+      ),
     );
   }
 
@@ -176,17 +190,21 @@ export class CacheManager {
 
   /** One record's usage; concurrent callers share one walk, and a known immutable size is reused. */
   size$(id: string): Observable<Usage> {
-    return defer(() => {
-      this.ensureOpen('size');
-      const { index, snapshotter } = this.engine;
-      const state = index.stateOf(id);
-      if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
-      const stored = index.meta(id)?.usage;
-      if (stored && !hasTag(state, 'mutable')) return of(stored);
-      return this.sizes
-        .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
-        .pipe(tap((usage) => this.rememberSize(id, state, usage)));
-    });
+    return this.endedByClose(
+      'size',
+      'error',
+      defer(() => {
+        this.ensureOpen('size');
+        const { index, snapshotter } = this.engine;
+        const state = index.stateOf(id);
+        if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
+        const stored = index.meta(id)?.usage;
+        if (stored && !hasTag(state, 'mutable')) return of(stored);
+        return this.sizes
+          .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
+          .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+      }),
+    );
   }
 
   /** The record's current state, holders and metadata; NOT_FOUND when unknown. */
@@ -211,14 +229,15 @@ export class CacheManager {
   /** One record's view: now, then on every change; completes when the record is removed. */
   watch(id: string): Observable<RecordView> {
     this.ensureOpen('watch');
-    return this.observer.watch(id);
+    return this.endedByClose('watch', 'complete', this.observer.watch(id));
   }
 
   /** The whole cache as a live view: one snapshot, then upserts and removals. */
   records$(options: RecordsOptions = {}): Observable<RecordsDelta> {
     this.ensureOpen('records$');
     const { filter } = options;
-    return this.observer.records$(typeof filter === 'function' || filter === undefined ? filter : viewFilter(filter));
+    const matches = typeof filter === 'function' || filter === undefined ? filter : viewFilter(filter);
+    return this.endedByClose('records$', 'complete', this.observer.records$(matches));
   }
 
   /** The last transitions of a record used since open (at most 32), oldest first. */
@@ -268,10 +287,11 @@ export class CacheManager {
     const valid = validatePolicies(policies.length ? policies : [{}], 'prune policy');
     if (this.readOnly && valid.some((p) => !p.dryRun))
       throw new CacheError('INVALID', `prune: the cache at ${this.root} is open read-only`);
-    return prune$(
+    const run = prune$(
       { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
       valid,
-    ).pipe(
+    );
+    return this.endedByClose('prune', 'error', run).pipe(
       tap((r) =>
         this.events.emitLazy(() => ({
           type: 'prune.removed',
@@ -288,11 +308,43 @@ export class CacheManager {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      // Streams end first, so none reads from stores that are about to close.
+      for (const end of [...this.streams]) end();
       await this.gc?.stop();
       await this.engine.supervisor.close();
       this.events.complete();
     })();
     await this.closing;
+  }
+
+  /**
+   * Ends `source` when the manager closes: a computation (disk usage, prune,
+   * size) with a CLOSED error, since its result would be incomplete; a live
+   * view (watch, records$) by completing, since it was complete up to then.
+   */
+  private endedByClose<T>(op: string, how: 'error' | 'complete', source: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      if (this.closing) {
+        subscriber.error(new CacheError('CLOSED', `${op}: the cache manager is closed`));
+        return;
+      }
+      // Plain callbacks, not the subscriber itself: unsubscribing the inner stream must leave ours open to end.
+      const inner = source.subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      const end = () => {
+        inner.unsubscribe();
+        if (how === 'complete') subscriber.complete();
+        else subscriber.error(new CacheError('CLOSED', `${op}: the cache manager was closed before it finished`));
+      };
+      this.streams.add(end);
+      return () => {
+        this.streams.delete(end);
+        inner.unsubscribe();
+      };
+    });
   }
 
   private wire(): void {

@@ -84,6 +84,7 @@ export interface OpenHooks {
   onOperation(report: OperationReport): void;
   onRepair(event: CacheEvent): void;
   onWriteError(id: string, error: unknown): void;
+  onCorrupt(id: string, error: unknown): void;
 }
 
 /**
@@ -118,7 +119,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         typeof opts.snapshotter === 'object'
           ? opts.snapshotter
           : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
-      const writer = new RecordWriter(store, hooks.onWriteError);
+      const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
       const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
       const records = new RecordIndex(machine, writer, opts.inspect);

@@ -21,12 +21,31 @@ export class RecordWriter {
     private readonly store: MetadataStore,
     /** Told of every failed write, including those no operation waits for. */
     private readonly onWriteError: (id: string, error: unknown) => void = () => {},
+    private readonly onCorrupt: (id: string, error: unknown) => void = () => {},
   ) {}
 
-  /** The record as last written, or as stored; undefined when unknown. */
+  /**
+   * The record as last written, or as stored; undefined when unknown or when
+   * its stored value is corrupt. A corrupt record is reported, once, and then
+   * skipped by every reader (disk usage, records$, prune, GC, its children),
+   * so one bad value never breaks the whole cache.
+   */
   read(id: string): RecordMeta | undefined {
-    return this.unflushed.get(id) ?? this.store.get(id);
+    const pending = this.unflushed.get(id);
+    if (pending) return pending;
+    try {
+      return this.store.get(id);
+    } catch (error) {
+      if (!this.corrupt.has(id)) {
+        this.corrupt.add(id);
+        this.onCorrupt(id, error);
+      }
+      return undefined;
+    }
   }
+
+  /** Records whose stored value failed its schema, reported once each. */
+  private readonly corrupt = new Set<string>();
 
   /** A record that exists only in memory until its first write. */
   expect(id: string): void {
