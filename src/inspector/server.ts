@@ -215,6 +215,9 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
       resolve();
     });
   });
+  // Once listening, a server error is a failed accept (EMFILE when fds run out): that client is lost,
+  // the server goes on. Unhandled, it would end the process that owns the cache.
+  server.on('error', () => {});
   const address = server.address() as AddressInfo;
   gate = new RequestGate(address.port, bind, host);
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
