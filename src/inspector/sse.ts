@@ -131,12 +131,17 @@ export function openEventStream(
   // The response's close, not the request's: a GET's request side is done as soon as it is read.
   res.on('close', end);
 
+  // Every write goes through here. writableLength counts this message too (the response corks its socket
+  // until the next tick), so the budget holds for what is queued at any moment; with the default limits,
+  // waiting for drain keeps that to about one message, and the stall deadline is what drops a client
+  // that stopped reading.
   const write = (text: string) => {
     if (ended) return;
     res.write(text);
     if (res.writableLength > options.maxUnsentBytes) return drop(`more than ${options.maxUnsentBytes} bytes unsent`);
     if (res.writableNeedDrain && stallTimer === undefined) {
       stallTimer = setTimeout(() => drop(`socket not drained within ${options.stallMs} ms`), options.stallMs);
+      stallTimer.unref();
       res.once('drain', () => {
         clearTimeout(stallTimer);
         stallTimer = undefined;
@@ -201,9 +206,22 @@ export function openEventStream(
       .catch(abort)
       .finally(() => (sending = false));
   };
+  /** A timer's callback, inside the stream's own error boundary: timers run outside any request handler. */
+  const guarded = (fn: () => void) => () => {
+    try {
+      fn();
+    } catch {
+      abort();
+    }
+  };
   sendSnapshot().catch(abort);
-  timers.push(setInterval(flush, options.flushMs));
+  timers.push(setInterval(guarded(flush), options.flushMs));
   // A full socket needs no keep-alive: the stall timer is already watching it.
-  timers.push(setInterval(() => res.writableNeedDrain || write(': keep-alive\n\n'), options.keepAliveMs));
+  timers.push(
+    setInterval(
+      guarded(() => res.writableNeedDrain || write(': keep-alive\n\n')),
+      options.keepAliveMs,
+    ),
+  );
   return end;
 }
