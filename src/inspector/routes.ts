@@ -9,7 +9,7 @@ import type { RecordRow } from './rows.js';
 import { openEventStream, streamOptions } from './sse.js';
 import type { InspectorLimits } from './limits.js';
 import type { InspectorStatus } from './status.js';
-import type { TransitionReport } from '../cache/record-table.js';
+import type { TransitionReport } from '../cache/records/record-index.js';
 import type { RecordView } from '../cache/observe.js';
 
 /** What GET /api/record?id= answers: the record, its machine with the current state drawn, and its last transitions. */
