@@ -1,5 +1,7 @@
-export { serveInspector, InspectorOptionError } from './server.js';
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './server.js';
+export { serveInspector, checkInspectorOptions, InspectorOptionError } from './server.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField, InspectorStats } from './server.js';
+export { DEFAULT_INSPECTOR_LIMITS, type InspectorLimits } from './limits.js';
+export type { BindAddress } from './address.js';
 export type { RecordDetail, RecordsPage } from './routes.js';
 export type { RecordRow } from './rows.js';
 export type { InspectorStatus } from './status.js';
