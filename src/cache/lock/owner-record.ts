@@ -81,6 +81,6 @@ export function describeOwner(record: OwnerRecord | undefined): string {
   if (record.host !== undefined) parts.push(`on host ${JSON.stringify(record.host.slice(0, 64))}`);
   if (record.pidNamespace !== undefined && record.pidNamespace !== me.pidNamespace)
     parts.push(`in another pid namespace (${JSON.stringify(record.pidNamespace)})`);
-  if (record.startedAt !== undefined) parts.push(`started ${JSON.stringify(record.startedAt)}`);
-  return parts.join(' ');
+  const who = parts.join(' ');
+  return record.startedAt === undefined ? who : `${who}, started ${JSON.stringify(record.startedAt)}`;
 }
