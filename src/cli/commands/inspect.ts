@@ -40,9 +40,9 @@ export function registerInspect(program: Command): void {
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       try {
         const owner = ownerOf(opts.root);
-        const ownerText = owner ? `process ${owner.pid}${owner.alive ? '' : ' (not running)'}` : 'none';
+        const ownerText = owner.text;
         if (id === undefined) {
-          const summary = { root: opts.root, owner: owner ?? null, ...cm.inspect() };
+          const summary = { root: opts.root, owner: owner.summary, ...cm.inspect() };
           if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           const lines = [
             `root:    ${t(opts.root)}`,
