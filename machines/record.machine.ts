@@ -90,7 +90,9 @@ export type RecordTag =
   /** The content lives in the committed snapshot; otherwise in the active one. */
   | 'committedContent'
   /** Snapshot I/O in flight. */
-  | 'busy';
+  | 'busy'
+  /** On the way out: the snapshot is being removed and the record goes with it. */
+  | 'removal';
 
 /** Placeholder I/O actors: the engine replaces them with real snapshotter calls. */
 const pendingIo = fromPromise<void, { id: string }>(async () => {
@@ -318,7 +320,7 @@ export const recordMachine = setup({
       },
     },
     removing: {
-      tags: ['busy'],
+      tags: ['busy', 'removal'],
       meta: { stored: 'removing', refusals: { '*': refuse('NOT_FOUND', 'it is being removed') } },
       entry: 'clearIoError',
       invoke: {

@@ -9,7 +9,8 @@ import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js'
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
-import { loadRecords, reconcile, type ReconcileReport } from './reconcile.js';
+import { sweepMounts } from './mount-sweep.js';
+import { loadRecords, reconcile, type ReconcileEntry, type ReconcileReport } from './reconcile.js';
 import { RecordIndex } from './records/record-index.js';
 import { RecordWriter } from './records/writer.js';
 import { type Inspector, type OperationReport, Supervisor } from './supervisor/host.js';
@@ -41,6 +42,15 @@ export interface Engine {
   startup: ReconcileReport;
   /** Read-only caches: re-reads what the owner stored. */
   follow(): void;
+}
+
+/** overlayfs options are comma-separated and lowerdir lists colon-separated: such a root cannot be named in them. */
+function refuseOverlayRoot(root: string): void {
+  if (/[,:\n]/.test(root))
+    throw new CacheError(
+      'INVALID',
+      `cache root ${JSON.stringify(root)}: the overlay snapshotter cannot use a path with ',', ':' or a newline`,
+    );
 }
 
 /** Options checked before anything is touched on disk. */
@@ -111,9 +121,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     onOperation: hooks.onOperation,
     open: async () => {
+      if (opts.snapshotter === 'overlay') refuseOverlayRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
       const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
+      // overlayfs options are comma-separated and lowerdir lists colon-separated: such a root cannot be named in them.
+      if (kind === 'overlay') refuseOverlayRoot(opts.root);
       ownSnapshotter = kind !== 'custom';
       snapshotter =
         typeof opts.snapshotter === 'object'
@@ -139,10 +152,22 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         );
         return;
       }
+      const swept = await sweepMounts(join(opts.root, 'mounts'));
       const report = await reconcile(store, snapshotter, index, (entry) =>
         hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
       );
-      Object.assign(startup, report);
+      const mountRepairs: ReconcileEntry[] = [
+        ...swept.unmounted.map((path) => ({
+          action: 'unmounted-leaked-mount' as const,
+          detail: `${path} was left mounted by an earlier owner; unmounted it`,
+        })),
+        ...swept.failed.map(({ path, reason }) => ({
+          action: 'kept-busy-mount' as const,
+          detail: `${path} is still mounted and could not be unmounted: ${reason}`,
+        })),
+      ];
+      for (const entry of mountRepairs) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
+      Object.assign(startup, report, { repairs: [...mountRepairs, ...report.repairs] });
     },
     close: async () => {
       await index?.writer.allDurable();

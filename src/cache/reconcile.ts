@@ -13,7 +13,9 @@ export type ReconcileAction =
   | 'removed-unretained-mutable'
   | 'repaired-commit'
   | 'completed-removal'
-  | 'kept-corrupt-record';
+  | 'kept-corrupt-record'
+  | 'unmounted-leaked-mount'
+  | 'kept-busy-mount';
 
 export interface ReconcileEntry {
   action: ReconcileAction;

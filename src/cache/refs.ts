@@ -101,18 +101,29 @@ abstract class BaseRef {
   mount(options: MountOptions = {}): Promise<MountedRef> {
     return this.serial(async () => {
       this.ensureUsable('mount');
-      const mounted = await this.host.mountRecord(this.id, { readonly: options.readonly ?? !this.mutable });
+      const readonly = options.readonly ?? !this.mutable;
+      // A writable layer can be mounted once at a time (overlayfs refuses a second mount of one upper
+      // directory): a second mount of a mutable ref shares the first, which goes when its last user lets go.
+      const reuse = this.mutable && !readonly ? this.writable : undefined;
+      const shared = reuse ?? { mounted: await this.host.mountRecord(this.id, { readonly }), users: 0 };
+      if (this.mutable && !readonly) this.writable = shared;
+      shared.users++;
       const tracked: MountedRef = {
-        path: mounted.path,
+        path: shared.mounted.path,
         release: async () => {
           if (!this.mounts.delete(tracked)) return;
-          await mounted.release();
+          if (--shared.users > 0) return;
+          if (this.writable === shared) this.writable = undefined;
+          await shared.mounted.release();
         },
       };
       this.mounts.add(tracked);
       return tracked;
     });
   }
+
+  /** The writable mount of a mutable ref, shared by every mount() of it while any is held. */
+  private writable: { mounted: MountedRef; users: number } | undefined;
 
   size(options: { signal?: AbortSignal } = {}): Promise<Usage> {
     this.ensureUsable('size');

@@ -119,7 +119,8 @@ export class Operations {
   private async release(event: OpOf<'RELEASE'>): Promise<void> {
     const at = this.now();
     const record = this.apply(event.id, event.mutable ? { type: 'RELEASE_MUTABLE', at } : { type: 'RELEASE', at });
-    if (record.actor.getSnapshot().hasTag('busy')) await this.removed(record);
+    // Releasing the last hold of an unretained mutable record removes it: wait until it is gone.
+    if (record.actor.getSnapshot().hasTag('removal')) await this.removed(record);
     await this.index.durable(event.id);
   }
 
