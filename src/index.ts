@@ -17,7 +17,7 @@ export {
   formatDuration,
   UnitParseError,
   type DiskPercent,
-} from './cli/units.js';
+} from './units/index.js';
 export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
 export { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata } from './cache/refs.js';
 export type { OpenOptions, NewOptions } from './cache/options.js';

@@ -1,5 +1,5 @@
 import type { UsageInfo } from '../cache/usage.js';
-import { formatAge, formatSize } from './units.js';
+import { formatAge, formatSize } from '../units/index.js';
 
 /** A table like `docker buildx du`: id, reclaimable, size, last used; then totals. */
 export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): string {

@@ -3,7 +3,7 @@ import { formatOption, rootOption } from '../options.js';
 import { firstValueFrom } from 'rxjs';
 import { recordMachine } from '../../../machines/record.machine.js';
 import { openCacheManager, type CacheManager } from '../../cache/manager.js';
-import { formatSize } from '../units.js';
+import { formatSize } from '../../units/index.js';
 import { ownerOf } from '../owner.js';
 
 function parentChain(cm: CacheManager, id: string): string[] {
