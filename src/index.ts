@@ -1,6 +1,23 @@
 // Snapshots: containerd's contract and its implementations.
 export * from './snapshot/index.js';
 
+// containerd's filter syntax, for any object.
+export {
+  parseFilters,
+  matchFilter,
+  FilterSyntaxError,
+  isFilterSyntaxError,
+  quoteFilterValue,
+  type FilterExpr,
+  type FilterConjunction,
+  type FilterSelector,
+  type FilterOperator,
+  type FilterPattern,
+  type FieldLookup,
+  type FieldRule,
+  type FilterParseOptions,
+} from './filters/index.js';
+
 // The cache manager.
 export { CacheManager, openCacheManager, type CacheManagerOptions, type ManagerInspection } from './cache/manager.js';
 export * from './cache/events.js';
