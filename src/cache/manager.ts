@@ -3,6 +3,7 @@ import { defer, lastValueFrom, of, reduce, tap, toArray, type Observable } from 
 import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter, Usage } from '../snapshot/types.js';
 import { CacheError, isCacheError } from './errors.js';
+import { cacheErrorFromMetadata } from './metadata-errors.js';
 import { mountRecord } from './mounts.js';
 import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
@@ -155,7 +156,7 @@ export class CacheManager implements RefHost {
       await store?.close().catch(() => {});
       if (typeof opts.snapshotter !== 'object') await snapshotter?.close().catch(() => {});
       lock?.release();
-      throw err;
+      throw cacheErrorFromMetadata(err);
     }
   }
 
