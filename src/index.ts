@@ -53,5 +53,7 @@ export { managerMachine, type ManagerEvent, type OperationEvent } from '../machi
 // Sizes.
 export * from './size/index.js';
 
-// The live inspector page: started with cm.serveInspector(), loaded on demand.
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/index.js';
+// The live inspector page: serveInspector(cm, options); its server and renderer load on the first call.
+export { serveInspector } from './inspector/serve.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/server.js';
+export type { InspectorSource } from './inspector/source.js';

@@ -22,7 +22,6 @@ import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
 import { RecordObserver, viewFilter, type RecordsDelta, type RecordView } from './observe.js';
 import type { TransitionReport } from './record-table.js';
-import type { InspectorOptions, InspectorServer } from '../inspector/index.js';
 import type { UsageInfo } from './usage.js';
 import { diskUsage$, sizeKey, type DiskUsageOptions } from './disk-usage.js';
 import { SizeService } from '../size/size-service.js';
@@ -313,13 +312,6 @@ export class CacheManager implements RefHost {
         })),
       ),
     );
-  }
-
-  /** A live, read-only web view of this cache (loopback by default, a token required on every request). */
-  async serveInspector(options?: InspectorOptions): Promise<InspectorServer> {
-    // Loaded on demand: the page and its diagram renderer are not needed to run a cache.
-    const { serveInspector } = await import('../inspector/index.js');
-    return serveInspector(this, options);
   }
 
   async close(): Promise<void> {

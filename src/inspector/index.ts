@@ -1,5 +1,7 @@
-export { serveInspector, InspectorOptionError } from './server.js';
+export { serveInspector } from './serve.js';
+export { InspectorOptionError } from './server.js';
 export type { InspectorOptions, InspectorServer, InspectorOptionField } from './server.js';
+export { statusOf, type InspectorSource } from './source.js';
 export type { RecordDetail, RecordsPage } from './routes.js';
 export type { RecordRow } from './rows.js';
 export type { InspectorStatus } from './status.js';

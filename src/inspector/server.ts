@@ -1,11 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CacheManager } from '../cache/manager.js';
 import { loadAssets, pageHtml } from './assets.js';
 import { RecordDiagrams } from './diagram.js';
 import { RecordMirror } from './mirror.js';
 import { route, type RouteContext } from './routes.js';
+import type { InspectorSource } from './source.js';
 import { statusFeed } from './status.js';
 
 export interface InspectorOptions {
@@ -68,22 +68,21 @@ function refuse(res: ServerResponse, status: number, message: string, extra: Rec
   res.end(`${message}\n`);
 }
 
-/**
- * Serves a read-only, live web view of the cache: records table, record
- * statechart with counts, per-record history, supervisor queue. Loopback only
- * by default; a random token is required on every request, assets included.
- */
-export async function serveInspector(cm: CacheManager, options: InspectorOptions = {}): Promise<InspectorServer> {
+/** Starts the server behind {@link serveInspector} (serve.ts), which loads this module on demand. */
+export async function startInspector(
+  source: InspectorSource,
+  options: InspectorOptions = {},
+): Promise<InspectorServer> {
   const { port, host } = validate(options);
   const token = randomBytes(24).toString('hex');
   const streams = new Set<() => void>();
   const ctx: RouteContext = {
-    cm,
+    source,
     html: pageHtml(token),
     assets: loadAssets(),
     diagrams: new RecordDiagrams(),
-    mirror: new RecordMirror(cm),
-    status$: statusFeed(cm),
+    mirror: new RecordMirror(source),
+    status$: statusFeed(source),
     track: (end) => streams.add(end),
     untrack: (end) => streams.delete(end),
   };
