@@ -8,3 +8,4 @@ export type { InspectorStatus } from './status.js';
 export { DeltaCoalescer, type CoalescedDeltas } from './coalescer.js';
 export { RecordMirror, type RowDelta } from './mirror.js';
 export { RecordDiagrams, stripExternalImports, type RecordDiagramOptions } from './diagram.js';
+export { recordStateText, type RecordStateText } from './record-text.js';
