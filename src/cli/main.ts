@@ -5,6 +5,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerWatch } from './commands/watch.js';
 import { registerServe } from './commands/serve.js';
+import { terminalText } from './escape.js';
 
 const program = new Command()
   .name('cachekit')
@@ -21,6 +22,7 @@ registerServe(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`cachekit: ${err instanceof Error ? err.message : String(err)}\n`);
+  // Messages can carry ids and descriptions from the command line or the cache: escaped, never raw.
+  process.stderr.write(`cachekit: ${terminalText(err instanceof Error ? err.message : String(err))}\n`);
   process.exitCode = 1;
 }

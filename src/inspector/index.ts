@@ -1,7 +1,9 @@
 export { serveInspector } from './serve.js';
-export { InspectorOptionError } from './server.js';
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './server.js';
+export { checkInspectorOptions, InspectorOptionError } from './server.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField, InspectorStats } from './server.js';
 export { statusOf, type InspectorSource } from './source.js';
+export { DEFAULT_INSPECTOR_LIMITS, type InspectorLimits } from './limits.js';
+export type { BindAddress } from './address.js';
 export type { RecordDetail, RecordsPage } from './routes.js';
 export type { RecordRow } from './rows.js';
 export type { InspectorStatus } from './status.js';

@@ -5,10 +5,11 @@ import type { Asset } from './assets.js';
 import type { RecordDiagrams } from './diagram.js';
 import type { RecordMirror } from './mirror.js';
 import type { RecordRow } from './rows.js';
-import { openEventStream } from './sse.js';
+import { openEventStream, streamOptions } from './sse.js';
+import type { InspectorLimits } from './limits.js';
 import type { InspectorStatus } from './status.js';
 import { statusOf, type InspectorSource } from './source.js';
-import type { TransitionReport } from '../cache/record-table.js';
+import type { TransitionReport } from '../cache/records/record-index.js';
 import type { RecordView } from '../cache/observe.js';
 
 /** What GET /api/record?id= answers: the record, its machine with the current state drawn, and its last transitions. */
@@ -32,6 +33,11 @@ export interface RouteContext {
   diagrams: RecordDiagrams;
   mirror: RecordMirror;
   status$: Observable<InspectorStatus>;
+  limits: InspectorLimits;
+  /** Event streams open now. */
+  openStreams(): number;
+  /** Counts an event-stream client dropped for not reading. */
+  dropped(): void;
   /** Registers an open event stream so closing the server can end it. */
   track(end: () => void): void;
   untrack(end: () => void): void;
@@ -62,7 +68,9 @@ export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
     case '/index.html':
       return sendText(res, 200, ctx.html, 'text/html; charset=utf-8');
     case '/api/stream': {
-      const end = openEventStream(source, ctx.mirror, ctx.status$, res);
+      if (ctx.openStreams() >= ctx.limits.maxStreams)
+        return sendText(res, 503, `${ctx.limits.maxStreams} event streams are open already; close a page`);
+      const end = openEventStream(source, ctx.mirror, ctx.status$, res, streamOptions(ctx.limits), ctx.dropped);
       ctx.track(end);
       res.on('close', () => ctx.untrack(end));
       return;

@@ -4,7 +4,7 @@ import type { InspectorSource } from './source.js';
 /**
  * Serves a read-only, live web view of a cache: records table, record
  * statechart with counts, per-record history, supervisor queue. Loopback only
- * by default; a random token is required on every request, assets included.
+ * unless `allowRemote`; a random token is required on every request, assets included.
  * `source` is usually a CacheManager. Bad options reject with InspectorOptionError
  * and start nothing.
  *

@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import type { CacheEvent } from '../cache/events.js';
 import type { ManagerInspection } from '../cache/manager.js';
 import type { RecordsDelta, RecordView } from '../cache/observe.js';
-import type { TransitionReport } from '../cache/record-table.js';
+import type { TransitionReport } from '../cache/records/record-index.js';
 
 /**
  * The name of the manager's status method, read only through {@link statusOf}.

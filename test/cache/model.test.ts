@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { transition, type SnapshotFrom } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { recordMachine, rejectionOf, type RecordEvent, type RecordState } from '../../machines/record.machine.js';
-import { leafState } from '../../src/cache/record-table.js';
+import { recordMachine, type RecordEvent, type RecordState } from '../../machines/record.machine.js';
+import { leafState, stateFacts } from '../../src/cache/records/rules.js';
 import { isCacheError, type CacheManager, type ImmutableRef, type MutableRef } from '../../src/index.js';
 import { cacheFixture, SNAPSHOTTERS } from './helpers.js';
 
@@ -171,7 +171,7 @@ async function expectRefusals(cm: CacheManager, id: string, model: Snapshot) {
       (e: unknown) => e,
     );
     expect(isCacheError(err), `${event.type} in ${state} should be refused`).toBe(true);
-    expect((err as { code: string }).code).toBe(rejectionOf(state, event.type).code);
+    expect((err as { code: string }).code).toBe(stateFacts(state).refusal(event.type).code);
     expect(cm.describe(id)).toEqual(before);
   }
 }

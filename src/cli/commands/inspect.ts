@@ -4,6 +4,19 @@ import { firstValueFrom } from 'rxjs';
 import { openCacheManager, type CacheManager } from '../../cache/manager.js';
 import { formatSize } from '../../units/index.js';
 import { ownerOf } from '../owner.js';
+import { quoted, terminalText as t } from '../escape.js';
+import { CacheError, isCacheError } from '../../cache/errors.js';
+
+/** The record the command line names; not found says so with the id quoted and cut, as typed. */
+function describeArg(cm: CacheManager, id: string) {
+  try {
+    return cm.describe(id);
+  } catch (err) {
+    if (isCacheError(err) && err.code === 'NOT_FOUND')
+      throw new CacheError('NOT_FOUND', `inspect ${quoted(id)}: no such record`, { cause: err });
+    throw err;
+  }
+}
 
 function parentChain(cm: CacheManager, id: string): string[] {
   const chain: string[] = [];
@@ -31,17 +44,17 @@ export function registerInspect(program: Command): void {
           const summary = { root: opts.root, owner: owner ?? null, ...cm.inspect() };
           if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           const lines = [
-            `root:    ${opts.root}`,
+            `root:    ${t(opts.root)}`,
             `owner:   ${ownerText}`,
             `records: ${summary.records}`,
             '',
             'state                count',
           ];
           for (const [state, count] of Object.entries(summary.states).sort())
-            lines.push(`${state.padEnd(20)} ${count}`);
+            lines.push(`${t(state).padEnd(20)} ${count}`);
           return void process.stdout.write(`${lines.join('\n')}\n`);
         }
-        const view = cm.describe(id);
+        const view = describeArg(cm, id);
         const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
         if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
         // The renderer is large; only this branch needs it.
@@ -49,15 +62,15 @@ export function registerInspect(program: Command): void {
         const { ascii, next } = recordStateText(view.state);
         const lines = [
           ascii,
-          `record:      ${id}`,
+          `record:      ${t(id)}`,
           `state:       ${view.state}`,
           `next:        ${next.join('; ') || '(none: final)'}`,
           `owner:       ${ownerText} (refs and transition history live in the owner: use cachekit serve there)`,
-          `parents:     ${detail.parents.join(' <- ') || '(none)'}`,
-          `children:    ${detail.childIds.join(', ') || '(none)'}`,
+          `parents:     ${detail.parents.map((p) => t(p)).join(' <- ') || '(none)'}`,
+          `children:    ${detail.childIds.map((c) => t(c)).join(', ') || '(none)'}`,
           `size:        ${view.size === undefined ? 'not computed yet' : formatSize(view.size)}`,
-          `description: ${view.metadata.description ?? ''}`,
-          `type:        ${view.metadata.recordType}`,
+          `description: ${t(view.metadata.description ?? '')}`,
+          `type:        ${t(view.metadata.recordType)}`,
           `created:     ${view.metadata.createdAt.toISOString()}`,
           `last used:   ${view.metadata.lastUsedAt?.toISOString() ?? 'never'} (${view.metadata.usageCount} uses)`,
         ];
