@@ -46,7 +46,7 @@ export {
   formatDuration,
   UnitParseError,
   type DiskPercent,
-} from './cli/units.js';
+} from './units/index.js';
 
 // Observing.
 export * from './cache/events.js';
@@ -94,7 +94,9 @@ export {
   type FilterExpr,
   type FieldLookup,
   type FilterParseOptions,
-} from './snapshot/filters.js';
+} from './filters/index.js';
 
-// The live inspector page.
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/index.js';
+// The live inspector page: serveInspector(cm, options); its server and renderer load on the first call.
+export { serveInspector } from './inspector/serve.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/server.js';
+export type { InspectorSource } from './inspector/source.js';

@@ -3,6 +3,7 @@ import { recordMachine } from '../../machines/record.machine.js';
 import { MetadataStore } from '../metadata/store.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
+import { cacheErrorFromMetadata } from './metadata-errors.js';
 import type { CacheEvent } from './events.js';
 import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
 import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js';
@@ -185,7 +186,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     await supervisor.start();
   } catch (err) {
     await closeAll();
-    throw err;
+    throw cacheErrorFromMetadata(err);
   }
   return engine as Engine;
 }

@@ -1,6 +1,6 @@
 import type { UsageInfo } from '../cache/usage.js';
 import { CELL_MAX, terminalText } from './escape.js';
-import { formatAge, formatSize } from './units.js';
+import { formatAge, formatSize } from '../units/index.js';
 
 /** A table like `docker buildx du`: id, reclaimable, size, last used; then totals. */
 export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): string {

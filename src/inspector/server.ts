@@ -1,11 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { CacheManager } from '../cache/manager.js';
 import { loadAssets, pageHtml } from './assets.js';
 import { RecordDiagrams } from './diagram.js';
 import { RecordMirror } from './mirror.js';
 import { route, type RouteContext } from './routes.js';
+import type { InspectorSource } from './source.js';
 import { statusFeed } from './status.js';
 import { RequestGate, resolveBindAddress, type BindAddress } from './address.js';
 import { resolveLimits, type InspectorLimits } from './limits.js';
@@ -137,12 +137,11 @@ export async function checkInspectorOptions(options: InspectorOptions = {}): Pro
   return bindAddress(host, allowRemote);
 }
 
-/**
- * Serves a read-only, live web view of the cache: records table, record
- * statechart with counts, per-record history, supervisor queue. Loopback only
- * by default; a random token is required on every request, assets included.
- */
-export async function serveInspector(cm: CacheManager, options: InspectorOptions = {}): Promise<InspectorServer> {
+/** Starts the server behind {@link serveInspector} (serve.ts), which loads this module on demand. */
+export async function startInspector(
+  source: InspectorSource,
+  options: InspectorOptions = {},
+): Promise<InspectorServer> {
   const { port, host, limits } = validate(options);
   const bind = await checkInspectorOptions(options);
   const token = randomBytes(24).toString('hex');
@@ -150,12 +149,12 @@ export async function serveInspector(cm: CacheManager, options: InspectorOptions
   const sockets = new Set<Socket>();
   let dropped = 0;
   const ctx: RouteContext = {
-    cm,
+    source,
     html: pageHtml(token),
     assets: loadAssets(),
     diagrams: new RecordDiagrams(),
-    mirror: new RecordMirror(cm),
-    status$: statusFeed(cm),
+    mirror: new RecordMirror(source),
+    status$: statusFeed(source),
     limits,
     openStreams: () => streams.size,
     dropped: () => void dropped++,

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
-import type { CacheManager } from '../cache/manager.js';
 import type { CacheEvent } from '../cache/events.js';
 import { DeltaCoalescer } from './coalescer.js';
 import type { RecordMirror } from './mirror.js';
 import type { InspectorStatus } from './status.js';
+import type { InspectorSource } from './source.js';
 import type { RecordRow } from './rows.js';
 import { DEFAULT_INSPECTOR_LIMITS, type InspectorLimits } from './limits.js';
 
@@ -89,7 +89,7 @@ function nextTurn(res: ServerResponse): Promise<void> {
  * Returns a function that ends the stream.
  */
 export function openEventStream(
-  cm: CacheManager,
+  source: InspectorSource,
   mirror: RecordMirror,
   status$: Observable<InspectorStatus>,
   res: ServerResponse,
@@ -167,7 +167,7 @@ export function openEventStream(
   // A failing source ends this page's stream; the page reconnects and starts from a new snapshot.
   subs.push(mirror.deltas$.subscribe({ next: (d) => coalescer.add(d), error: end, complete: end }));
   subs.push(
-    cm.events$.subscribe({
+    source.events$.subscribe({
       next: (e) => {
         events.push(e);
         if (events.length > options.recentEvents * 2) events = events.slice(-options.recentEvents);

@@ -3,20 +3,6 @@ export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './errors
 export { NativeSnapshotter, copyTree } from './native/native-snapshotter.js';
 export { OverlaySnapshotter, probeOverlay } from './overlay/overlay-snapshotter.js';
 export { mountAll, unmount, withMount, compactOverlayOptions, MountError } from './mount.js';
-export {
-  parseFilters,
-  matchFilter,
-  FilterSyntaxError,
-  isFilterSyntaxError,
-  quoteFilterValue,
-  type FilterExpr,
-  type FilterConjunction,
-  type FilterSelector,
-  type FilterOperator,
-  type FieldLookup,
-  type FieldRule,
-  type FilterParseOptions,
-} from './filters.js';
 export { SnapshotterCore, SNAPSHOT_FILTER_FIELDS, infoLookup, type SnapshotDriver } from './core.js';
 export { MAX_KEY_BYTES, MAX_LABEL_BYTES } from './validate.js';
 export { snapshotRecordSchema, type SnapshotRecord } from './store.js';

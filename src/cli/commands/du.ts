@@ -3,7 +3,7 @@ import { formatOption, rootOption } from '../options.js';
 import { lastValueFrom, toArray } from 'rxjs';
 import { openCacheManager } from '../../cache/manager.js';
 import { ProgressLine } from '../progress.js';
-import { formatSize } from '../units.js';
+import { formatSize } from '../../units/index.js';
 import { renderUsageTable, renderUsageVerbose } from '../usage-table.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];

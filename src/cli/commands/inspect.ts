@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
 import { firstValueFrom } from 'rxjs';
-import { recordMachine } from '../../../machines/record.machine.js';
 import { openCacheManager, type CacheManager } from '../../cache/manager.js';
-import { formatSize } from '../units.js';
+import { formatSize } from '../../units/index.js';
 import { ownerOf } from '../owner.js';
 import { quoted, terminalText as t } from '../escape.js';
 import { CacheError, isCacheError } from '../../cache/errors.js';
@@ -59,12 +58,10 @@ export function registerInspect(program: Command): void {
         const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
         if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
         // The renderer is large; only this branch needs it.
-        const { drawMachine, flattenEdges, readMachine } = await import('../../diagram/index.js');
-        const next = flattenEdges(readMachine(recordMachine))
-          .filter((e) => e.from === view.state && e.to !== e.from)
-          .map((e) => `${e.label.replace(/\n/g, ' ')} -> ${e.to}`);
+        const { recordStateText } = await import('../../inspector/record-text.js');
+        const { ascii, next } = recordStateText(view.state);
         const lines = [
-          drawMachine(recordMachine, { highlight: view.state }).ascii,
+          ascii,
           `record:      ${t(id)}`,
           `state:       ${view.state}`,
           `next:        ${next.join('; ') || '(none: final)'}`,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
 import { openCacheManager } from '../../cache/manager.js';
 import { diskStats, type PruneInfo } from '../../cache/policy/index.js';
-import { formatSize, isDiskPercent, parseDuration, parseSize, resolveSize } from '../units.js';
+import { formatSize, isDiskPercent, parseDuration, parseSize, resolveSize } from '../../units/index.js';
 import { ProgressLine } from '../progress.js';
 
 interface PruneFlags {

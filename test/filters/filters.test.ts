@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   FilterSyntaxError,
+  MAX_PATTERN_LENGTH,
   matchFilter,
   parseFilters,
   quoteFilterValue,
   type FieldLookup,
-} from '../../src/snapshot/filters.js';
+} from '../../src/filters/index.js';
 
 /** A cache-record shaped object, as the disk-usage filters will see it. */
 interface Record_ {
@@ -97,6 +98,63 @@ describe('generic filters', () => {
     expect(fe.position).toBe(position);
     expect(fe.reason).toMatch(reason);
     expect(fe.message).toContain(JSON.stringify(filter));
+  });
+
+  // containerd compiles `~=` with Go's regexp, which is RE2: inline flags and Unicode classes exist, lookarounds do not.
+  it.each([
+    [['description~=(?i)BASE'], ['aaa']],
+    [['description~=\\pL+\\s\\pL+$'], ['aaa', 'ccc']],
+    [['type~=|^exec\\.|'], ['bbb']],
+  ])('reads %j as an RE2 pattern, as containerd does, selecting %j', (filters, expected) => {
+    expect(select(filters)).toEqual(expected);
+  });
+
+  it('matches a pattern that backtracks exponentially in a backtracking engine, and gives the right answer', () => {
+    // `(a+)+$` against "aaa…a!" takes 2^n steps with backtracking; an RE2 engine answers in one pass.
+    const expr = parseFilters(['description~=(a+)+$']);
+    const described =
+      (description: string): FieldLookup =>
+      (p) =>
+        p[0] === 'description' ? description : undefined;
+    expect(matchFilter(expr, described(`${'a'.repeat(50_000)}!`))).toBe(false);
+    expect(matchFilter(expr, described(`!${'a'.repeat(50_000)}`))).toBe(true);
+  });
+
+  const syntaxErrorOf = (filter: string): FilterSyntaxError => {
+    try {
+      parseFilters([filter]);
+    } catch (err) {
+      expect(err).toBeInstanceOf(FilterSyntaxError);
+      return err as FilterSyntaxError;
+    }
+    throw new Error(`expected ${JSON.stringify(filter)} to be refused`);
+  };
+
+  it('refuses a pattern longer than the bound when parsing, naming the filter, and accepts one at the bound', () => {
+    const filter = `description~=${'a'.repeat(40_000)}`;
+    const err = syntaxErrorOf(filter);
+    expect(err.filter).toBe(filter);
+    expect(err.position).toBe('description~='.length);
+    expect(err.reason).toMatch(/40000 characters long; at most 1024/);
+    // The message names the filter, cut short: it must not carry 40,000 characters into a log.
+    expect(err.message).toContain(`"description~=aaa`);
+    expect(err.message.length).toBeLessThan(400);
+    expect(MAX_PATTERN_LENGTH).toBe(1024);
+    expect(() => parseFilters([`description~=${'a'.repeat(1024)}`])).not.toThrow();
+    expect(syntaxErrorOf(`description~=${'a'.repeat(1025)}`).reason).toMatch(/1025 characters long/);
+  });
+
+  it.each([
+    ['description~=(?=x)', /invalid regular expression.*Perl syntax/],
+    ['description~=(?<=x)y', /invalid regular expression/],
+    ['description~=a{1001}', /invalid regular expression.*repeat count/],
+    ['description~=|(|', /invalid regular expression.*missing closing \)/],
+    ['description~=a\\', /invalid regular expression.*trailing backslash/],
+  ])('refuses %j at parse time with a FilterSyntaxError', (filter, reason) => {
+    const err = syntaxErrorOf(filter);
+    expect(err.filter).toBe(filter);
+    expect(err.position).toBe('description~='.length);
+    expect(err.reason).toMatch(reason);
   });
 
   it('allows any field when no field rules are given, and wildcard rules match one segment', () => {

@@ -9,7 +9,7 @@ import {
   parseDuration,
   parseSize,
   resolveSize,
-} from '../../src/cli/units.js';
+} from '../../src/units/index.js';
 
 const KIB = 1024;
 
