@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type EventFromLogic, type SnapshotFrom } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
 import { recordMachine } from '../../machines/record.machine.js';
-import { isCacheError, type CacheManager, type ImmutableRef, type MutableRef } from '../../src/index.js';
+import {
+  isCacheError,
+  type CacheErrorCode,
+  type CacheManager,
+  type ImmutableRef,
+  type MutableRef,
+} from '../../src/index.js';
 import { cacheFixture, SNAPSHOTTERS } from './helpers.js';
 import { leafStateOf, recordLeafStates } from './record-graph.js';
 import { BUILDKIT_RULES, expectedOutcome, LifecycleTracker, type Call, type Situation } from './record-rules.js';
@@ -212,6 +218,36 @@ async function expectManagerRefusals(cm: CacheManager, driver: Driver, where: st
   }
 }
 
+/**
+ * Starts get, getMutable and remove in the same turn, while the snapshot I/O of an operation
+ * just started still runs (operations are decided in order), and checks each against the table.
+ */
+async function expectCallsDuringIo(cm: CacheManager, id: string, situation: Situation, where: string) {
+  expect(IO_STATES.has(cm.describe(id).state), `${where}: the record is in snapshot I/O`).toBe(true);
+  const started: Record<Call, Promise<unknown>> = {
+    get: cm.get(id),
+    getMutable: cm.getMutable(id),
+    remove: cm.remove(id, 'model'),
+  };
+  for (const call of Object.keys(started) as Call[]) {
+    const expected = expectedOutcome(situation, call);
+    const result = await started[call].then(
+      (value) => ({ ok: true as const, value }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+    const label = `${where}: ${call} (${JSON.stringify(situation)})`;
+    if (expected === 'ok') {
+      expect(result.ok, `${label} should be accepted, got ${result.ok ? '' : String(result.err)}`).toBe(true);
+      if (result.ok) await (result.value as { release?: () => Promise<void> }).release?.();
+      continue;
+    }
+    expect(result.ok, `${label} should be refused`).toBe(false);
+    const err = (result as { err: unknown }).err;
+    expect(isCacheError(err, expected as CacheErrorCode), `${label} should be ${expected}: ${String(err)}`).toBe(true);
+    expect((err as Error).message, label).toContain(id);
+  }
+}
+
 describe('the rules table', () => {
   it('has one row per situation and a rule for every call', () => {
     const keys = BUILDKIT_RULES.map((r) => JSON.stringify(r.situation));
@@ -234,6 +270,21 @@ describe('the rules table', () => {
 for (const { kind, skip } of SNAPSHOTTERS) {
   describe.skipIf(skip)(`record machine model drives the real manager (${kind})`, () => {
     const fx = cacheFixture(kind);
+    it('calls that land while a record is being removed or finalized follow the table', async () => {
+      const cm = await fx.open();
+      const doomed = await (await cm.new(null, { retain: true })).commit();
+      await doomed.release();
+      const removal = cm.remove(doomed.id, 'model');
+      await expectCallsDuringIo(cm, doomed.id, { phase: 'removing', holder: 'nothing', children: false }, 'remove');
+      await removal;
+      const held = await (await cm.new(null, { retain: true })).commit();
+      const finalizing = held.finalize();
+      const situation: Situation = { phase: 'finalizing', holder: 'immutable refs', children: false };
+      await expectCallsDuringIo(cm, held.id, situation, 'finalize');
+      await finalizing;
+      await held.release();
+    });
+
     for (const retain of [true, false]) {
       it(`every transition from every reachable state follows BuildKit's rules, retain=${retain}`, async () => {
         const cm = await fx.open();
