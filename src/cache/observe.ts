@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
-import type { RecordTable, TransitionReport } from './record-table.js';
+import type { RecordIndex, TransitionReport } from './records/record-index.js';
 import type { RecordMetadata } from './refs.js';
 import { isFilterSyntaxError, matchFilter, parseFilters } from '../snapshot/filters.js';
 import { CacheError } from './errors.js';
@@ -74,7 +74,7 @@ export class RecordObserver {
   private readonly histories = new Map<string, TransitionReport[]>();
 
   constructor(
-    private readonly table: RecordTable,
+    private readonly table: RecordIndex,
     private readonly view: (id: string) => RecordView,
     private readonly options: ObserverOptions = { historyLength: 32, historyRecords: 10_000 },
   ) {

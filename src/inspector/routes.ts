@@ -8,7 +8,7 @@ import type { RecordMirror } from './mirror.js';
 import type { RecordRow } from './rows.js';
 import { openEventStream } from './sse.js';
 import type { InspectorStatus } from './status.js';
-import type { TransitionReport } from '../cache/record-table.js';
+import type { TransitionReport } from '../cache/records/record-index.js';
 import type { RecordView } from '../cache/observe.js';
 
 /** What GET /api/record?id= answers: the record, its machine with the current state drawn, and its last transitions. */

@@ -3,14 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  defaultSizePool,
-  isCacheError,
-  type CacheEvent,
-  type CacheManager,
-  type ImmutableRef,
-} from '../../src/index.js';
-import { isSizeError } from '../../src/size/index.js';
+import { isCacheError, type CacheEvent, type CacheManager, type ImmutableRef } from '../../src/index.js';
+import { defaultSizePool, isSizeError } from '../../src/size/index.js';
 import { cacheFixture } from './helpers.js';
 
 const duBytes = (dir: string) => Number(execFileSync('du', ['-s', '-B1', dir], { encoding: 'utf8' }).split('\t')[0]);

@@ -8,8 +8,9 @@
  * - getMutable of a committed record is invalid: it can never be mutable again.
  *   Of a record held by a mutable ref or by immutable refs it is locked.
  * - remove of a record that has refs or children is locked.
- * - Every call on a record whose snapshot is being created or removed is locked.
- * - Every call on a removed record is not found.
+ * - Every call on a record whose snapshot is being created is locked (BuildKit's New holds the
+ *   manager's lock until it returns, so no caller even knows the id yet).
+ * - A record whose removal has begun is dead: getRecord answers not found, as for a removed one.
  */
 
 /** How far the record has come: mutable, frozen (content fixed, lazily committed), finalized, removed. */
@@ -55,7 +56,7 @@ export const BUILDKIT_RULES: readonly Rule[] = [
   row('finalized',  'immutable refs', true,     'ok',        'INVALID',   'LOCKED',    'held, with a child'),
   row('finalized',  'nothing',        false,    'ok',        'INVALID',   'ok',        'committed and unused'),
   row('finalized',  'nothing',        true,     'ok',        'INVALID',   'LOCKED',    'a child stands on it'),
-  row('removing',   'nothing',        false,    'LOCKED',    'LOCKED',    'LOCKED',    'snapshot being removed'),
+  row('removing',   'nothing',        false,    'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'dead: removal begun'),
   row('removed',    'nothing',        false,    'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'it is gone'),
 ];
 

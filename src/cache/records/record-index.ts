@@ -1,31 +1,29 @@
 import { Subject } from 'rxjs';
-import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
+import { type Actor, createActor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
 import {
-  DORMANT_STATES,
   RECORD_STATES,
   type RecordContext,
   type RecordEvent,
   type RecordInput,
   type RecordMachine,
   type RecordState,
-} from '../../machines/record.machine.js';
-import type { RecordMeta, StoredState } from '../metadata/schema.js';
-import type { MetadataStore } from '../metadata/store.js';
-import { CacheError } from './errors.js';
+  type RecordTag,
+} from '../../../machines/record.machine.js';
+import type { RecordMeta } from '../../metadata/schema.js';
+import { CacheError } from '../errors.js';
+import { hasTag, leafState, stateFacts, stateValue } from './rules.js';
+import type { RecordWriter } from './writer.js';
 
 export type RecordActor = Actor<RecordMachine>;
 type RecordSnapshot = SnapshotFrom<RecordMachine>;
 
+/** A record with an actor: held, doing I/O, or just touched. */
 export interface LiveRecord {
-  actor: RecordActor;
+  readonly actor: RecordActor;
   meta: RecordMeta;
   state: RecordState;
   /** The event that caused the next transition, for transition reports. */
   cause: string;
-  /** Why the record is being removed, once it is. */
-  removalReason?: string;
-  /** The failure of the record's last snapshot I/O, for the operation that waits on it. */
-  ioError?: unknown;
 }
 
 export interface TransitionReport {
@@ -36,36 +34,13 @@ export interface TransitionReport {
   at: number;
 }
 
-/** Dotted leaf path of a snapshot's value ('committed.released'). */
-export function leafState(snapshot: RecordSnapshot): RecordState {
-  const value = snapshot.value;
-  if (typeof value === 'string') return value as RecordState;
-  const [parent, child] = Object.entries(value)[0] as [string, string];
-  return `${parent}.${child}` as RecordState;
-}
-
-function stateValue(state: RecordState): string | Record<string, string> {
-  const [parent, child] = state.split('.');
-  return child === undefined ? parent! : { [parent!]: child };
-}
-
-function storedStateOf(state: RecordState): StoredState | undefined {
-  if (state.startsWith('mutable')) return 'mutable';
-  if (state.startsWith('frozen') || state === 'finalizing') return 'frozen';
-  if (state.startsWith('committed')) return 'committed';
-  if (state === 'removing') return 'removing';
-  return undefined;
-}
-
-/** The dormant state a stored record resumes in when no process holds it. */
-export function dormantStateOf(stored: StoredState): RecordState | undefined {
-  return stored === 'mutable'
-    ? 'mutable.idle'
-    : stored === 'frozen'
-      ? 'frozen.released'
-      : stored === 'committed'
-        ? 'committed.released'
-        : undefined;
+/** A record that reached `removed`, with the reason its machine kept. */
+export interface RemovalReport {
+  id: string;
+  meta: RecordMeta;
+  reason: string;
+  /** The snapshot step that failed on the way, if one did. */
+  ioError?: RecordContext['ioError'];
 }
 
 const STATE_CODE = new Map(RECORD_STATES.map((s, i) => [s, i]));
@@ -76,23 +51,21 @@ const unpackChildren = (packed: number) => Math.floor(packed / CHILD_SHIFT);
 
 /**
  * Every record the manager knows: dormant ones as one packed number in a map
- * (state code and child count), live ones as an actor. Persists each record's
- * durable projection after every transition and keeps the promise of that write.
+ * (state code and child count), live ones as an actor. After each transition
+ * it hands the record's durable projection, as the machine's meta defines it,
+ * to the writer.
  */
-export class RecordTable {
+export class RecordIndex {
   private readonly dormant = new Map<string, number>();
   private readonly live = new Map<string, LiveRecord>();
-  /** Metadata written but maybe not yet readable from LMDB. */
-  private readonly unflushed = new Map<string, RecordMeta>();
-  private readonly writes = new Map<string, Promise<void>>();
   readonly transitions = new Subject<TransitionReport>();
-  readonly removals = new Subject<{ id: string; meta: RecordMeta; reason: string }>();
+  readonly removals = new Subject<RemovalReport>();
   /** The id of every record whose state, holders or metadata changed. */
   readonly changes = new Subject<string>();
 
   constructor(
     private readonly machine: RecordMachine,
-    private readonly store: MetadataStore,
+    readonly writer: RecordWriter,
     private readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void),
   ) {}
 
@@ -129,6 +102,12 @@ export class RecordTable {
     return packed === undefined ? undefined : unpackState(packed);
   }
 
+  /** Whether the record's current state carries the machine's tag; false for unknown records. */
+  is(id: string, tag: RecordTag): boolean {
+    const state = this.stateOf(id);
+    return state !== undefined && hasTag(state, tag);
+  }
+
   contextOf(id: string): RecordContext | undefined {
     return this.live.get(id)?.actor.getSnapshot().context;
   }
@@ -141,7 +120,7 @@ export class RecordTable {
   }
 
   meta(id: string): RecordMeta | undefined {
-    return this.live.get(id)?.meta ?? this.unflushed.get(id) ?? this.store.get(id);
+    return this.live.get(id)?.meta ?? this.writer.read(id);
   }
 
   liveRecord(id: string): LiveRecord | undefined {
@@ -151,12 +130,8 @@ export class RecordTable {
   /** Starts a new record's actor in `creating`; its metadata is first written on entering `mutable`. */
   create(meta: RecordMeta): LiveRecord {
     const input: RecordInput = { id: meta.id, retain: meta.retain };
-    const actor = createActor(this.machine, {
-      input,
-      id: `record:${meta.id}`,
-      ...(this.inspect ? { inspect: this.inspect } : {}),
-    });
-    this.unstored.add(meta.id);
+    const actor = createActor(this.machine, { input, id: `record:${meta.id}`, ...this.inspection() });
+    this.writer.expect(meta.id);
     return this.attach(meta, actor, 'creating');
   }
 
@@ -179,12 +154,8 @@ export class RecordTable {
       ...(meta.lastUsedAt === undefined ? {} : { lastUsedAt: meta.lastUsedAt }),
     };
     const snapshot = this.machine.resolveState({ value: stateValue(state), context });
-    const actor = createActor(this.machine, {
-      snapshot,
-      input: { id, retain: meta.retain },
-      id: `record:${id}`,
-      ...(this.inspect ? { inspect: this.inspect } : {}),
-    });
+    const input = { id, retain: meta.retain };
+    const actor = createActor(this.machine, { snapshot, input, id: `record:${id}`, ...this.inspection() });
     this.dormant.delete(id);
     return this.attach(meta, actor, state);
   }
@@ -204,14 +175,14 @@ export class RecordTable {
     if (!current) return Promise.resolve();
     const next = change(current);
     if (live) live.meta = next;
-    const write = this.persist(id, next);
+    const write = this.writer.put(next);
     this.changes.next(id);
     return write;
   }
 
   /** Durably marks a record as being removed; never-stored records need no mark. */
   markRemoving(id: string): Promise<void> {
-    if (this.unstored.has(id)) return Promise.resolve();
+    if (!this.writer.isStored(id)) return Promise.resolve();
     return this.updateMeta(id, (meta) => ({ ...meta, state: 'removing' }));
   }
 
@@ -228,19 +199,17 @@ export class RecordTable {
     this.changes.next(parentId);
   }
 
-  /** Resolves once every write issued so far for the record is durable. */
   durable(id: string): Promise<void> {
-    return this.writes.get(id) ?? Promise.resolve();
-  }
-
-  /** Resolves when every pending write of every record is durable. */
-  async allDurable(): Promise<void> {
-    await Promise.all(this.writes.values());
+    return this.writer.durable(id);
   }
 
   stopAll(): void {
     for (const { actor } of this.live.values()) actor.stop();
     this.live.clear();
+  }
+
+  private inspection() {
+    return this.inspect ? { inspect: this.inspect } : {};
   }
 
   private attach(meta: RecordMeta, actor: RecordActor, state: RecordState): LiveRecord {
@@ -262,25 +231,27 @@ export class RecordTable {
     const id = record.meta.id;
     record.state = to;
     if (to !== from) this.transitions.next({ id, from, to, event: record.cause, at: Date.now() });
-    if (to === 'removed') {
-      this.finishRemoval(record);
+    if (snapshot.status === 'done') {
+      this.finishRemoval(record, snapshot.context);
       return;
     }
     this.persistProjection(record, snapshot);
     this.changes.next(id);
-    if (DORMANT_STATES.has(to)) queueMicrotask(() => this.sleepIfDormant(record));
+    if (snapshot.hasTag('dormant')) queueMicrotask(() => this.sleepIfDormant(record));
   }
 
   /** Writes the record's stored state and use counters when they changed. */
   private persistProjection(record: LiveRecord, snapshot: RecordSnapshot): void {
-    const stored = storedStateOf(record.state);
+    const { stored } = stateFacts(record.state);
     // `removing` is written by markRemoving, which the removal awaits before touching the snapshot.
     if (stored === undefined || stored === 'removing') return;
     const { lastUsedAt, usageCount } = snapshot.context;
     const meta = record.meta;
-    const id = meta.id;
+    // Mutable content has no cached size: what was measured may change (thaw), or was never stored.
+    const dropSize = snapshot.hasTag('mutable') && meta.usage !== undefined;
     const unchanged =
-      !this.unstored.has(id) &&
+      this.writer.isStored(meta.id) &&
+      !dropSize &&
       meta.state === stored &&
       meta.lastUsedAt === lastUsedAt &&
       meta.usageCount === usageCount;
@@ -291,54 +262,32 @@ export class RecordTable {
       usageCount,
       ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     };
-    // Thawing and committing change what the content may become: a cached size no longer holds.
-    if ((stored === 'mutable' && meta.state !== 'mutable') || (meta.state === 'mutable' && stored === 'frozen'))
-      delete next.usage;
+    if (dropSize) delete next.usage;
     record.meta = next;
-    void this.persist(id, next);
+    void this.writer.put(next);
   }
 
-  /** Records created in this process whose metadata was never written (still `creating`). */
-  private readonly unstored = new Set<string>();
-
-  private persist(id: string, meta: RecordMeta): Promise<void> {
-    this.unflushed.set(id, meta);
-    this.unstored.delete(id);
-    const write = this.store.write([{ put: meta }]).finally(() => {
-      if (this.writes.get(id) === write) {
-        this.writes.delete(id);
-        this.unflushed.delete(id);
-      }
-    });
-    this.writes.set(id, write);
-    return write;
-  }
-
-  private finishRemoval(record: LiveRecord): void {
+  private finishRemoval(record: LiveRecord, context: RecordContext): void {
     const id = record.meta.id;
     this.live.delete(id);
     this.dormant.delete(id);
-    this.unflushed.delete(id);
-    const wasStored = !this.unstored.delete(id);
-    if (wasStored) {
-      const previous = this.writes.get(id) ?? Promise.resolve();
-      const write = previous
-        .then(() => this.store.write([{ delete: id }]))
-        .finally(() => {
-          if (this.writes.get(id) === write) this.writes.delete(id);
-        });
-      this.writes.set(id, write);
-    }
+    void this.writer.delete(id);
     if (record.meta.parent !== undefined) this.adjustChildren(record.meta.parent, -1);
-    this.removals.next({ id, meta: record.meta, reason: record.removalReason ?? 'removed' });
+    this.removals.next({
+      id,
+      meta: record.meta,
+      reason: context.removalReason ?? 'removed',
+      ...(context.ioError ? { ioError: context.ioError } : {}),
+    });
   }
 
   private sleepIfDormant(record: LiveRecord): void {
     const id = record.meta.id;
-    if (this.live.get(id) !== record || !DORMANT_STATES.has(record.state)) return;
-    const { children } = record.actor.getSnapshot().context;
+    if (this.live.get(id) !== record) return;
+    const snapshot = record.actor.getSnapshot();
+    if (!snapshot.hasTag('dormant')) return;
     record.actor.stop();
     this.live.delete(id);
-    this.dormant.set(id, pack(record.state, children));
+    this.dormant.set(id, pack(record.state, snapshot.context.children));
   }
 }
