@@ -45,13 +45,14 @@ export function registerInspect(program: Command): void {
         const view = cm.describe(id);
         const detail = { ...view, parents: parentChain(cm, id), childIds: await childrenOf(cm, id) };
         if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
-        // The renderer is large; only this branch needs it.
-        const { drawMachine, flattenEdges, readMachine } = await import('../../diagram/index.js');
+        // Drawn at build time (the renderer is a dev dependency); only this branch needs it.
+        const { recordDiagramText } = await import('../../inspector/diagram.js');
+        const { flattenEdges, readMachine } = await import('../../diagram/walk.js');
         const next = flattenEdges(readMachine(recordMachine))
           .filter((e) => e.from === view.state && e.to !== e.from)
           .map((e) => `${e.label.replace(/\n/g, ' ')} -> ${e.to}`);
         const lines = [
-          drawMachine(recordMachine, { highlight: view.state }).ascii,
+          recordDiagramText(view.state),
           `record:      ${id}`,
           `state:       ${view.state}`,
           `next:        ${next.join('; ') || '(none: final)'}`,
