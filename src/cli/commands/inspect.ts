@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
-import { firstValueFrom } from 'rxjs';
-import { recordMachine } from '../../../machines/record.machine.js';
-import { openCacheManager, type CacheManager } from '../../cache/manager.js';
+import type { CacheManager } from '../../cache/manager.js';
 import { formatSize } from '../units.js';
 import { ownerOf } from '../owner.js';
 
@@ -13,6 +11,7 @@ function parentChain(cm: CacheManager, id: string): string[] {
 }
 
 async function childrenOf(cm: CacheManager, id: string): Promise<string[]> {
+  const { firstValueFrom } = await import('rxjs');
   const first = await firstValueFrom(cm.records$({ filter: (r) => r.parent === id }));
   return first.type === 'snapshot' ? first.records.map((r) => r.id) : [];
 }
@@ -24,6 +23,8 @@ export function registerInspect(program: Command): void {
     .addOption(rootOption())
     .addOption(formatOption('text'))
     .action(async (id: string | undefined, opts: { root: string; format: string }) => {
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       try {
         const owner = ownerOf(opts.root);
@@ -48,6 +49,7 @@ export function registerInspect(program: Command): void {
         // Drawn at build time (the renderer is a dev dependency); only this branch needs it.
         const { recordDiagramText } = await import('../../inspector/diagram.js');
         const { flattenEdges, readMachine } = await import('../../diagram/walk.js');
+        const { recordMachine } = await import('../../../machines/record.machine.js');
         const next = flattenEdges(readMachine(recordMachine))
           .filter((e) => e.from === view.state && e.to !== e.from)
           .map((e) => `${e.label.replace(/\n/g, ' ')} -> ${e.to}`);

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { rootOption } from '../options.js';
-import { openCacheManager } from '../../cache/manager.js';
-import { serveInspector } from '../../inspector/index.js';
+import type { InspectorServer } from '../../inspector/index.js';
 
 /** Parses --port: a whole number from 0 to 65535 (0 picks a free port). */
 function parsePort(value: string): number {
@@ -20,8 +19,13 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .action(async (opts: { root: string; port: string; host: string }) => {
       const port = parsePort(opts.port);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ openCacheManager }, { serveInspector }] = await Promise.all([
+        import('../../cache/manager.js'),
+        import('../../inspector/index.js'),
+      ]);
       const cm = await openCacheManager({ root: opts.root });
-      let inspector: Awaited<ReturnType<typeof serveInspector>> | undefined;
+      let inspector: InspectorServer | undefined;
       try {
         inspector = await serveInspector(cm, { port, host: opts.host });
       } catch (err) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { formatOption, rootOption } from '../options.js';
-import { MetadataStore } from '../../metadata/store.js';
+import type { MetadataStore } from '../../metadata/store.js';
 import type { RecordMeta } from '../../metadata/schema.js';
 import { join } from 'node:path';
 
@@ -49,6 +49,8 @@ export function registerWatch(program: Command): void {
       const interval = Number(opts.interval);
       if (!Number.isInteger(interval) || interval < 10)
         throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const { MetadataStore } = await import('../../metadata/store.js');
       const store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: true });
       let last = readAll(store);
       const print = (c: StoredChange) =>
