@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 export function packageVersion(from: string = import.meta.url): string {
   for (let dir = new URL('./', from); ; ) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: unknown; version?: unknown };
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
       if (pkg.name === 'cachekit' && typeof pkg.version === 'string') return pkg.version;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
