@@ -12,14 +12,17 @@ export interface WorkerScript {
 }
 
 /**
- * Resolves a sibling worker module of the caller: the .ts sibling when the caller
- * is TypeScript (vitest, tsx), the .js sibling when compiled. Inside an app bundle
- * the caller is the bundle itself, so the worker is expected next to the bundle:
- * the app bundles `cachekit/size-worker` as a second entry point named after `stem`.
+ * Resolves a sibling worker module of the caller: the .ts sibling when the caller is
+ * TypeScript (vitest, tsx), the sibling with the caller's own extension when compiled.
+ * Inside an app bundle the caller is the bundle itself, so the worker is expected next
+ * to the bundle: the app bundles `cachekit/size-worker` as a second entry point named
+ * after `stem`.
  */
 export function workerScript(callerUrl: string, stem: string): WorkerScript {
-  const ts = /\.[cm]?ts$/.test(new URL(callerUrl).pathname);
-  return { url: new URL(`./${stem}.${ts ? 'ts' : 'js'}`, callerUrl), mode: ts ? 'tsx' : 'direct' };
+  const ext = /\.([cm]?[jt]s)$/.exec(new URL(callerUrl).pathname)?.[1] ?? 'js';
+  const ts = ext.endsWith('ts');
+  // A bundle written as app.mjs looks for walk-worker.mjs: the bundler gives both entries one extension.
+  return { url: new URL(`./${stem}.${ts ? 'ts' : ext}`, callerUrl), mode: ts ? 'tsx' : 'direct' };
 }
 
 /**

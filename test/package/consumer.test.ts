@@ -208,16 +208,18 @@ describe('an app bundled with esbuild', () => {
       format: 'esm',
       target: 'node20',
       outdir,
+      // .mjs, as an app whose package.json is not "type": "module" writes it; the worker takes the same extension.
+      outExtension: { '.js': '.mjs' },
       // lmdb loads a native addon, so it stays a runtime dependency of the bundle.
       external: ['lmdb'],
       logLevel: 'silent',
     });
-    const bundle = readFileSync(join(outdir, 'app.js'), 'utf8');
+    const bundle = readFileSync(join(outdir, 'app.mjs'), 'utf8');
     expect(bundle).not.toMatch(/from\s*["']cachekit/);
     // The worker is looked up next to the bundle under its own name.
-    expect(statSync(join(outdir, 'walk-worker.js')).isFile()).toBe(true);
+    expect(statSync(join(outdir, 'walk-worker.mjs')).isFile()).toBe(true);
     const out = lastJson<{ path: string; listed: number; size: { size: number; inodes: number } }>(
-      await node([join(outdir, 'app.js'), freshRoot('bundled')]),
+      await node([join(outdir, 'app.mjs'), freshRoot('bundled')]),
     );
     const expected = await duBytes(out.path);
     expect(expected).toBeGreaterThanOrEqual(3 << 20);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openCacheManager } from 'cachekit';
 
 const root = process.argv[2];
-if (!root) throw new Error('usage: node bundle/app.js <root>');
+if (!root) throw new Error('usage: node bundle/app.mjs <root>');
 
 const cm = await openCacheManager({ root });
 const layer = await cm.new(null, { description: 'sized from a bundle' });
