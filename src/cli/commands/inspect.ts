@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
-import { firstValueFrom } from 'rxjs';
-import { openCacheManager, type CacheManager } from '../../cache/manager.js';
+import type { CacheManager } from '../../cache/manager.js';
 import { formatSize } from '../../units/index.js';
 import { ownerOf } from '../owner.js';
 import { quoted, terminalText as t } from '../escape.js';
@@ -25,6 +24,7 @@ function parentChain(cm: CacheManager, id: string): string[] {
 }
 
 async function childrenOf(cm: CacheManager, id: string): Promise<string[]> {
+  const { firstValueFrom } = await import('rxjs');
   const first = await firstValueFrom(cm.records$({ filter: (r) => r.parent === id }));
   return first.type === 'snapshot' ? first.records.map((r) => r.id) : [];
 }
@@ -36,6 +36,8 @@ export function registerInspect(program: Command): void {
     .addOption(rootOption())
     .addOption(formatOption('text'))
     .action(async (id: string | undefined, opts: { root: string; format: string }) => {
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       try {
         const owner = ownerOf(opts.root);

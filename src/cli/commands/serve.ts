@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { rootOption } from '../options.js';
-import { openCacheManager } from '../../cache/manager.js';
-import { checkInspectorOptions, serveInspector } from '../../inspector/index.js';
+import { checkInspectorOptions, type InspectorServer } from '../../inspector/index.js';
 import { terminalText } from '../escape.js';
 
 /** Parses --port: a whole number from 0 to 65535 (0 picks a free port). */
@@ -25,8 +24,13 @@ export function registerServe(program: Command): void {
       const allowRemote = opts.allowRemote === true;
       // A host that cannot be used is refused before the root is opened (serveInspector checks again).
       await checkInspectorOptions({ port, host: opts.host, allowRemote });
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ openCacheManager }, { serveInspector }] = await Promise.all([
+        import('../../cache/manager.js'),
+        import('../../inspector/index.js'),
+      ]);
       const cm = await openCacheManager({ root: opts.root });
-      let inspector: Awaited<ReturnType<typeof serveInspector>> | undefined;
+      let inspector: InspectorServer | undefined;
       try {
         inspector = await serveInspector(cm, { port, host: opts.host, allowRemote });
       } catch (err) {

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { formatOption, rootOption } from '../options.js';
-import { openCacheManager } from '../../cache/manager.js';
 import type { RecordView } from '../../cache/observe.js';
-import { stateFacts } from '../../cache/records/rules.js';
 
 /** One line of `cachekit watch`: stored states are mutable, frozen, committed (what a reader can see). */
 export type WatchLine =
@@ -11,9 +9,6 @@ export type WatchLine =
   | { type: 'record.created'; id: string; state: string; at: number }
   | { type: 'record.changed'; id: string; from: string; to: string; at: number }
   | { type: 'record.removed'; id: string; at: number };
-
-/** A record's state as stored: the part of its machine state that another process can see. */
-const storedOf = (view: RecordView): string => stateFacts(view.state).stored ?? view.state;
 
 /**
  * Follows a cache another process owns through a read-only manager: it
@@ -31,6 +26,13 @@ export function registerWatch(program: Command): void {
       const interval = Number(opts.interval);
       if (!Number.isInteger(interval) || interval < 10)
         throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ openCacheManager }, { stateFacts }] = await Promise.all([
+        import('../../cache/manager.js'),
+        import('../../cache/records/rules.js'),
+      ]);
+      /** A record's state as stored: the part of its machine state that another process can see. */
+      const storedOf = (view: RecordView): string => stateFacts(view.state).stored ?? view.state;
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       const print = (line: WatchLine) =>
         process.stdout.write(opts.format === 'json' ? `${JSON.stringify(line)}\n` : text(opts.root, line));
