@@ -228,7 +228,7 @@ export class ContainerdSnapshotter implements Snapshotter {
           const req = { snapshotter: this.options.snapshotter, name, key, labels };
           await this.rpc.snapshot('Commit', req, this.callOptions({ lease }));
         } catch (err) {
-          throw toSnapshotError(err, 'commit', key, `as ${JSON.stringify(name)}`);
+          throw await this.explainCommitFailure(err, name, key);
         }
         // The committed snapshot is held by the transient lease until this succeeds.
         await this.hold('commit', name);
@@ -236,6 +236,27 @@ export class ContainerdSnapshotter implements Snapshotter {
         await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
       });
     });
+  }
+
+  /**
+   * containerd's native snapshotter measures the snapshot before it checks its kind, so committing
+   * a view fails with an lstat error (UNKNOWN). Only on such a failure is the key looked up, to
+   * report what containerd's own rule says: only an active snapshot can be committed.
+   */
+  private async explainCommitFailure(err: unknown, name: string, key: string): Promise<unknown> {
+    const mapped = toSnapshotError(err, 'commit', key, `as ${JSON.stringify(name)}`);
+    if (!(mapped instanceof SnapshotError) || mapped.code !== 'UNKNOWN') return mapped;
+    const req = { snapshotter: this.options.snapshotter, key };
+    const info = await this.rpc.snapshot('Stat', req, this.callOptions()).then(
+      (res) => res.info,
+      () => undefined,
+    );
+    if (info && info.kind !== 'ACTIVE') {
+      const kind = KINDS[info.kind as keyof typeof KINDS] ?? info.kind;
+      const reason = `snapshot is ${kind}; only an active snapshot can be committed`;
+      return new SnapshotError('FAILED_PRECONDITION', 'commit', key, reason, { cause: err });
+    }
+    return mapped;
   }
 
   remove(key: string): Promise<void> {
