@@ -123,15 +123,17 @@ describe.skipIf(skip !== undefined)(`ContainerdSnapshotter failures and GC${skip
     // Made behind cachekit's back: no lease at all.
     const loose = { snapshotter: SNAPSHOTTER, key: 'loose', parent: 'held', labels: {} };
     expect((await raw.snapshot('Prepare', loose, call)).mounts).toHaveLength(1);
-    // What a crashed prepare leaves once its transient lease has expired.
-    const past = expiryLabel(new Date(Date.now() - 60_000));
-    const labels = { [LABEL_GC_FLAT]: past, [LABEL_GC_EXPIRE]: past };
+    // What a crashed prepare leaves: a snapshot held only by a lease that expires. (A lease that has
+    // already expired could be collected by containerd's own GC before the Prepare that uses it.)
+    const expiresAt = new Date(Date.now() + 2000);
+    const labels = { [LABEL_GC_FLAT]: expiryLabel(new Date()), [LABEL_GC_EXPIRE]: expiryLabel(expiresAt) };
     await raw.lease('Create', { id: 'crashed-prepare', labels }, call);
     await raw.snapshot(
       'Prepare',
       { snapshotter: SNAPSHOTTER, key: 'abandoned', parent: '', labels: {} },
       { ...call, lease: 'crashed-prepare' },
     );
+    await sleep(expiresAt.getTime() + 1100 - Date.now());
     // containerd's own GC schedule may already have collected the two; cleanup() makes sure it ran.
     await sn.cleanup(); // runs containerd's GC synchronously
     expect(await names(sn)).toEqual(['held', 'held-child', 'held-view']);

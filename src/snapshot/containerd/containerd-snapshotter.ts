@@ -14,6 +14,7 @@ import {
   isTransientLeaseId,
   LABEL_GC_EXPIRE,
   LABEL_SNAPSHOTTER,
+  LEASE_ID_PREFIX,
   snapshotResourceType,
   transientLeaseId,
   transientLeaseLabels,
@@ -444,7 +445,7 @@ export class ContainerdSnapshotter implements Snapshotter {
   /** Deletes a lease this snapshotter made (e.g. one listLeases found orphaned); with sync, GC runs first. */
   releaseLease(id: string, options: { sync?: boolean } = {}): Promise<void> {
     return this.run('releaseLease', id, async () => {
-      if (!id.startsWith('cachekit.'))
+      if (!id.startsWith(LEASE_ID_PREFIX))
         throw new SnapshotError('INVALID_ARGUMENT', 'releaseLease', id, 'not a lease made by cachekit');
       await this.deleteLease(id, options.sync ?? false).catch((err: unknown) => {
         throw toSnapshotError(err, 'releaseLease', id);

@@ -56,9 +56,13 @@ export function isTransientLeaseId(id: string): boolean {
   return id.startsWith(TRANSIENT_PREFIX);
 }
 
-/** containerd parses gc.expire with Go's RFC 3339 layout; whole seconds keep it simple. */
+/**
+ * An RFC 3339 time in whole seconds (containerd parses gc.expire with Go's RFC 3339 layout),
+ * rounded up so a lease never expires before the time asked for.
+ */
 export function expiryLabel(at: Date): string {
-  return `${at.toISOString().slice(0, 19)}Z`;
+  const up = new Date(Math.ceil(at.getTime() / 1000) * 1000);
+  return `${up.toISOString().slice(0, 19)}Z`;
 }
 
 export function heldLeaseLabels(snapshotter: string, now: Date): Record<string, string> {
