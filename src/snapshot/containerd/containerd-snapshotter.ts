@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { SNAPSHOT_FILTER_FIELDS, infoLookup } from '../core.js';
 import { SnapshotError } from '../errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters } from '../filters.js';
@@ -8,7 +7,6 @@ import { normalizeLabels, validateKey } from '../validate.js';
 import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
 import {
   type CachekitLease,
-  DEFAULT_TRANSIENT_LEASE_TTL_MS,
   heldLeaseId,
   heldLeaseLabels,
   isTransientLeaseId,
@@ -28,45 +26,14 @@ import {
   timestampToDate,
 } from './rpc.js';
 
-/** containerd's identifier rule (namespaces, lease ids): alphanumerics joined by single `.`, `_` or `-`. */
-const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+import {
+  type ContainerdSnapshotterOptions,
+  containerdSnapshotterOptionsSchema,
+  type ResolvedContainerdOptions,
+} from './options.js';
+import { KINDS, toInfo, toMounts } from './convert.js';
 
-export const containerdSnapshotterOptionsSchema = z.strictObject({
-  /** The daemon's gRPC socket (`/run/containerd/containerd.sock`) or a gRPC target (`unix:///...`). */
-  address: z.string().min(1),
-  namespace: z.string().max(76).regex(IDENTIFIER, 'must be a containerd identifier (e.g. "cachekit")'),
-  /** containerd's snapshotter plugin name, e.g. `overlayfs` or `native`. */
-  snapshotter: z.string().max(64).regex(IDENTIFIER, 'must be a snapshotter plugin name (e.g. "overlayfs")'),
-  /** Deadline of each ordinary call. */
-  timeoutMs: z.number().int().positive().default(30_000),
-  /** Deadline of a call that runs containerd's GC (remove, cleanup), which takes the daemon's global lock. */
-  gcTimeoutMs: z.number().int().positive().default(120_000),
-  /** How long a transient lease protects a snapshot being created (see leases.ts). */
-  transientLeaseTtlMs: z.number().int().positive().default(DEFAULT_TRANSIENT_LEASE_TTL_MS),
-});
-
-export type ContainerdSnapshotterOptions = z.input<typeof containerdSnapshotterOptionsSchema>;
-type ResolvedOptions = z.output<typeof containerdSnapshotterOptionsSchema>;
-
-const KINDS = { ACTIVE: 'active', VIEW: 'view', COMMITTED: 'committed' } as const;
-
-function toInfo(p: ProtoInfo): Info {
-  const kind = KINDS[p.kind as keyof typeof KINDS];
-  if (!kind) throw new SnapshotError('UNKNOWN', 'stat', p.name, `containerd reported kind ${p.kind}`);
-  const info: Info = {
-    kind,
-    name: p.name,
-    labels: { ...p.labels },
-    created: timestampToDate(p.createdAt),
-    updated: timestampToDate(p.updatedAt),
-  };
-  if (p.parent !== '') info.parent = p.parent;
-  return info;
-}
-
-function toMounts(ms: ProtoMount[]): Mount[] {
-  return ms.map((m) => ({ type: m.type, source: m.source, options: [...m.options] }));
-}
+export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions } from './options.js';
 
 /**
  * A snapshotter backed by a containerd daemon's snapshots service: one containerd snapshotter
@@ -81,7 +48,7 @@ export class ContainerdSnapshotter implements Snapshotter {
 
   private constructor(
     private readonly rpc: ContainerdRpc,
-    readonly options: Readonly<ResolvedOptions>,
+    readonly options: Readonly<ResolvedContainerdOptions>,
   ) {
     this.resourceType = snapshotResourceType(options.snapshotter);
   }
