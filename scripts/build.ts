@@ -9,7 +9,7 @@ import { writeRecordDiagrams } from './record-diagrams.js';
  * 1. draws the record statecharts into src/inspector/assets/diagrams/ (gitignored),
  *    where tests running the sources find them too;
  * 2. compiles src/ and machines/ with tsconfig.build.json into dist/src and dist/machines;
- * 3. copies the inspector's static page files next to the compiled inspector.
+ * 3. copies the inspector's static page files and the containerd protos next to the compiled code.
  * `--clean` removes dist/ first (tsc builds incrementally otherwise).
  */
 
@@ -30,6 +30,9 @@ execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: repoRo
 
 const assets = join(repoRoot, 'src/inspector/assets');
 cpSync(assets, join(repoRoot, 'dist/src/inspector/assets'), { recursive: true });
+// The containerd snapshotter reads its vendored .proto files at run time.
+const protos = join(repoRoot, 'src/snapshot/containerd/proto');
+cpSync(protos, join(repoRoot, 'dist/src/snapshot/containerd/proto'), { recursive: true });
 // tsc leaves its build info untouched when nothing changed; its time says when dist/ was last made
 // from the sources (test/package/build-fresh.ts compares it with theirs).
 const now = new Date();
