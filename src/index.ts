@@ -5,7 +5,7 @@
 export {
   CacheManager,
   openCacheManager,
-  type ManagerInspection,
+  type ManagerStatus,
   type RecordsOptions,
 } from './cache/manager.js';
 export type { CacheManagerOptions } from './cache/open.js';

@@ -24,8 +24,8 @@ import type { UsageInfo } from './usage.js';
 
 export type { CacheManagerOptions } from './open.js';
 
-/** What `inspect()` reports: a consistent picture of the engine at one moment. */
-export interface ManagerInspection {
+/** What `status()` reports: a consistent picture of the engine at one moment. */
+export interface ManagerStatus {
   /** The supervisor's state: opening, reconciling, ready, draining, closed or failed. */
   readonly status: string;
   /** Operations decided whose I/O or durable write is still running. */
@@ -258,7 +258,7 @@ export class CacheManager {
   }
 
   /** Supervisor status, queue, in-flight operations, records per state and live actors. */
-  inspect(): ManagerInspection {
+  status(): ManagerStatus {
     const { index, supervisor } = this.engine;
     const states: Partial<Record<RecordState, number>> = {};
     for (const id of index.ids()) {

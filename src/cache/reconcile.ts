@@ -1,4 +1,4 @@
-import type { RecordMeta } from '../metadata/schema.js';
+import type { StoredRecord } from '../metadata/schema.js';
 import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
 import { isSnapshotError } from '../snapshot/errors.js';
 import type { Info, Snapshotter } from '../snapshot/types.js';
@@ -50,7 +50,7 @@ export async function reconcile(
   const snapshots = new Map<string, Info>();
   await snapshotter.walk((info) => void snapshots.set(info.name, info));
   const corruptIds = new Set<string>();
-  const records = new Map<string, RecordMeta>();
+  const records = new Map<string, StoredRecord>();
   for (const meta of store.all((bad) => {
     corruptIds.add(bad.id);
     note({
@@ -75,7 +75,7 @@ export async function reconcile(
         detail: 'an unretained mutable record outlived its process',
       });
     else if (meta.state === 'frozen' && !hasActive && hasCommitted) {
-      const repaired: RecordMeta = { ...meta, state: 'committed' };
+      const repaired: StoredRecord = { ...meta, state: 'committed' };
       records.set(meta.id, repaired);
       writes.push({ put: repaired });
       note({
@@ -154,7 +154,7 @@ export async function reconcile(
 }
 
 /** Registers stored records as dormant, with their child counts; `removing` ones are left out. */
-export function loadRecords(records: Iterable<RecordMeta>, table: RecordIndex): number {
+export function loadRecords(records: Iterable<StoredRecord>, table: RecordIndex): number {
   const kept = [...records].filter((m) => m.state !== 'removing');
   const children = new Map<string, number>();
   for (const meta of kept)

@@ -1,21 +1,17 @@
 import type { Observable } from 'rxjs';
 import type { CacheEvent } from '../cache/events.js';
-import type { ManagerInspection } from '../cache/manager.js';
+import type { ManagerStatus } from '../cache/manager.js';
 import type { RecordsDelta, RecordView } from '../cache/observe.js';
 import type { TransitionReport } from '../cache/records/record-index.js';
-
-/**
- * The name of the manager's status method, read only through {@link statusOf}.
- * When the manager's `inspect()` is renamed `status()`, this line is the one to change.
- */
-const STATUS_METHOD = 'inspect';
 
 /**
  * What the inspector reads from a cache, and nothing more: a CacheManager
  * satisfies it as it is, and the engine never has to know the inspector exists.
  * Every member only reads.
  */
-export interface InspectorSource extends Record<typeof STATUS_METHOD, () => ManagerInspection> {
+export interface InspectorSource {
+  /** Supervisor state, queue, in-flight operations and records per state. */
+  status(): ManagerStatus;
   /** Every change as it happens; feeds the activity log and wakes the status feed. */
   readonly events$: Observable<CacheEvent>;
   /** The whole cache as a snapshot, then upserts and removals. */
@@ -27,6 +23,6 @@ export interface InspectorSource extends Record<typeof STATUS_METHOD, () => Mana
 }
 
 /** The source's status: supervisor, queue, in-flight operations and records per state. */
-export function statusOf(source: InspectorSource): ManagerInspection {
-  return source[STATUS_METHOD]();
+export function statusOf(source: InspectorSource): ManagerStatus {
+  return source.status();
 }

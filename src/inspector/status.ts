@@ -1,9 +1,9 @@
 import { asyncScheduler, filter, interval, map, merge, of, shareReplay, throttleTime, type Observable } from 'rxjs';
-import type { ManagerInspection } from '../cache/manager.js';
+import type { ManagerStatus } from '../cache/manager.js';
 import { statusOf, type InspectorSource } from './source.js';
 
 /** What the page's status panel and diagram badges show; `at` lets the page age in-flight operations. */
-export interface InspectorStatus extends ManagerInspection {
+export interface InspectorStatus extends ManagerStatus {
   at: number;
 }
 

@@ -18,7 +18,7 @@ export const RecordId = z
   .max(256, 'is longer than 256 characters')
   .regex(/^[\x21-\x7e]+$/, 'has a character outside printable ASCII');
 
-export const RecordMeta = z.strictObject({
+export const StoredRecord = z.strictObject({
   id: RecordId,
   parent: RecordId.optional(),
   state: StoredState,
@@ -31,6 +31,6 @@ export const RecordMeta = z.strictObject({
   /** Known size of an immutable record; cleared on commit and thaw. */
   usage: StoredUsage.optional(),
 });
-export type RecordMeta = z.infer<typeof RecordMeta>;
+export type StoredRecord = z.infer<typeof StoredRecord>;
 
 export const SchemaVersion = z.number().int().positive();

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { MetadataError } from './errors.js';
 import { migrationPath } from './migrations.js';
-import { RecordMeta, SCHEMA_VERSION, SchemaVersion } from './schema.js';
+import { StoredRecord, SCHEMA_VERSION, SchemaVersion } from './schema.js';
 
-export type MetadataWrite = { put: RecordMeta } | { delete: string };
+export type MetadataWrite = { put: StoredRecord } | { delete: string };
 
 export interface CorruptEntry {
   id: string;
@@ -72,16 +72,16 @@ export class MetadataStore {
   }
 
   /** The record, validated; undefined when absent; a MetadataError CORRUPT when the stored value is corrupt. */
-  get(id: string): RecordMeta | undefined {
+  get(id: string): StoredRecord | undefined {
     const raw = this.records.get(id);
     if (raw === undefined) return undefined;
     return parseStored(this.path, id, raw);
   }
 
   /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
-  *all(onCorrupt: (entry: CorruptEntry) => void): Generator<RecordMeta> {
+  *all(onCorrupt: (entry: CorruptEntry) => void): Generator<StoredRecord> {
     for (const { key, value } of this.records.getRange()) {
-      const result = RecordMeta.safeParse(value);
+      const result = StoredRecord.safeParse(value);
       if (result.success && result.data.id === key) yield result.data;
       else
         onCorrupt({
@@ -116,7 +116,7 @@ export class MetadataStore {
   async write(writes: readonly MetadataWrite[]): Promise<void> {
     if (writes.length === 0) return;
     if (this.readOnly) throw this.readOnlyError(`${writes.length} record write(s)`);
-    for (const w of writes) if ('put' in w) RecordMeta.parse(w.put);
+    for (const w of writes) if ('put' in w) StoredRecord.parse(w.put);
     // Writes queued in one event turn commit in one transaction (lmdb-js eventTurnBatching), so these
     // land together; a plain put avoids the round trip to the write thread that transaction() costs.
     await Promise.all(
@@ -142,8 +142,8 @@ function describeIssue(issue: { path: PropertyKey[]; message: string }): string 
   return `${issue.path.length ? issue.path.join('.') : 'value'} ${issue.message}`;
 }
 
-function parseStored(path: string, id: string, raw: unknown): RecordMeta {
-  const result = RecordMeta.safeParse(raw);
+function parseStored(path: string, id: string, raw: unknown): StoredRecord {
+  const result = StoredRecord.safeParse(raw);
   if (!result.success)
     throw new MetadataError(
       'CORRUPT',

@@ -3,7 +3,7 @@ import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
-import { MetadataStore, type SnapshotRecord } from './store.js';
+import { SnapshotStore, type SnapshotRecord } from './store.js';
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from './types.js';
 import { normalizeLabels, validateKey } from './validate.js';
 
@@ -11,7 +11,7 @@ import { normalizeLabels, validateKey } from './validate.js';
 export const SNAPSHOT_FILTER_FIELDS = ['kind', 'name', 'parent', 'labels.*'] as const;
 
 /** Roots open in this process, by real path. */
-const openRoots = new Map<string, MetadataStore>();
+const openRoots = new Map<string, SnapshotStore>();
 
 /** What each implementation supplies: its on-disk layout, mounts and usage. */
 export interface SnapshotDriver {
@@ -55,7 +55,7 @@ export class SnapshotterCore implements Snapshotter {
 
   protected constructor(
     readonly root: string,
-    protected readonly store: MetadataStore,
+    protected readonly store: SnapshotStore,
     private readonly driver: SnapshotDriver,
   ) {
     this.snapshotsDir = join(root, 'snapshots');
@@ -66,12 +66,12 @@ export class SnapshotterCore implements Snapshotter {
    * Opens the root's metadata. Ids are allocated in memory, so a root may be
    * open only once at a time in this process; a second open is refused.
    */
-  protected static async openStore(root: string): Promise<MetadataStore> {
+  protected static async openStore(root: string): Promise<SnapshotStore> {
     await mkdir(join(root, 'snapshots'), { recursive: true });
     const real = await realpath(root);
     if (openRoots.has(real))
       throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
-    const store = MetadataStore.open(join(root, 'metadata.lmdb'));
+    const store = SnapshotStore.open(join(root, 'metadata.lmdb'));
     openRoots.set(real, store);
     return store;
   }

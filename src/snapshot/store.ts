@@ -30,7 +30,7 @@ function nameKey(name: string): string {
  * index used to refuse removing a snapshot with children. Every mutation runs
  * in one abortable LMDB transaction and resolves once it is flushed to disk.
  */
-export class MetadataStore {
+export class SnapshotStore {
   private constructor(
     private readonly env: RootDatabase,
     private readonly records: Database<unknown, number>,
@@ -39,9 +39,9 @@ export class MetadataStore {
     private readonly meta: Database<unknown, string>,
   ) {}
 
-  static open(path: string): MetadataStore {
+  static open(path: string): SnapshotStore {
     const env = open({ path, maxDbs: 8 });
-    return new MetadataStore(
+    return new SnapshotStore(
       env,
       env.openDB<unknown, number>({ name: 'records', keyEncoding: 'uint32' }),
       env.openDB<unknown, string>({ name: 'names' }),

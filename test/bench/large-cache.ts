@@ -48,7 +48,7 @@ try {
   const before = await settledHeap();
   const reopened = await openCacheManager({ root });
   const after = await settledHeap();
-  const { records, liveActors } = reopened.inspect();
+  const { records, liveActors } = reopened.status();
   console.log(
     `reopened: ${records} records, ${liveActors} live actors, start-up repairs ${reopened.startup.repairs.length}`,
   );

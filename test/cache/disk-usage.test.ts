@@ -54,7 +54,7 @@ describe('disk usage as a stream', () => {
     const deadline = Date.now() + 1000;
     while (defaultSizePool().stats().busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(defaultSizePool().stats()).toMatchObject({ busy: 0, queued: 0 });
-    expect(cm.inspect().sizing).toMatchObject({ active: 0, waiting: 0 });
+    expect(cm.status().sizing).toMatchObject({ active: 0, waiting: 0 });
   });
 
   it('tolerates a record whose snapshot vanished (size 0 and an event), and strict fails', async () => {
@@ -82,12 +82,12 @@ describe('disk usage as a stream', () => {
   it('concurrent callers share one walk', async () => {
     const cm = await fx.open();
     const { id } = await frozenWithFiles(cm, 5000);
-    const before = cm.inspect().sizing.walksStarted;
+    const before = cm.status().sizing.walksStarted;
     const [a, b] = await Promise.all([cm.get(id), cm.get(id)]);
     const [s1, s2, all] = await Promise.all([a.size(), b.size(), cm.diskUsage()]);
     expect(s1).toEqual(s2);
     expect(all[0]!.size).toBe(s1.size);
-    expect(cm.inspect().sizing.walksStarted - before).toBe(1);
+    expect(cm.status().sizing.walksStarted - before).toBe(1);
     await a.release();
     await b.release();
   });

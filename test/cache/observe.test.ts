@@ -58,7 +58,7 @@ describe('observable state', () => {
     for (const e of events) if (e.type === 'record.removed') expect(replayed.get(e.id)).toBe('removed');
     const live = [...replayed].filter(([, s]) => s !== 'removed');
     expect(live).toEqual([[kept.id, cm.describe(kept.id).state]]);
-    expect(cm.inspect().states).toEqual({ 'frozen.held': 1 });
+    expect(cm.status().states).toEqual({ 'frozen.held': 1 });
     expect(events.some((e) => e.type === 'op' && e.op === 'NEW' && e.outcome === 'ok')).toBe(true);
     expect(events.some((e) => e.type === 'record.created')).toBe(true);
     expect(events.some((e) => e.type === 'record.removed' && e.reason === 'mutable ref released without commit')).toBe(

@@ -130,7 +130,7 @@ describe('start-up reconciliation', () => {
     await owner.kill();
     expect(existsSync(join(root, 'LOCK'))).toBe(true);
     const cm = await fx.open(root);
-    expect(cm.inspect().status).toBe('ready');
+    expect(cm.status().status).toBe('ready');
   });
 
   it('start-up deletes half-made snapshot directories', async () => {

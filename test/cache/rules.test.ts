@@ -190,7 +190,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
         }
         await frozen.release();
         await cm.remove(frozen.id);
-        expect(cm.inspect().records).toBe(0);
+        expect(cm.status().records).toBe(0);
       },
     );
 

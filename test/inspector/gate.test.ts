@@ -17,13 +17,13 @@ async function serve(cm: CacheManager, options: InspectorOptions = {}): Promise<
   return s;
 }
 
-/** A manager whose `inspect()` throws, around a real one: a fault in the middle of a handler. */
+/** A manager whose `status()` throws, around a real one: a fault in the middle of a handler. */
 function failingInspect(cm: CacheManager): CacheManager {
   return new Proxy(cm, {
     get(target, prop) {
-      if (prop === 'inspect')
+      if (prop === 'status')
         return () => {
-          throw new Error('injected inspect failure');
+          throw new Error('injected status failure');
         };
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -66,7 +66,7 @@ describe('inspector token and error boundary', () => {
     const server = await serve(failingInspect(cm));
     const res = await get(server, withToken(server, '/api/status'));
     expect(res.status).toBe(500);
-    expect(res.body).toContain('injected inspect failure');
+    expect(res.body).toContain('injected status failure');
     expect((await get(server, withToken(server, '/api/diagram'))).status).toBe(200);
   });
 });

@@ -87,7 +87,7 @@ describe('inspector HTTP', () => {
     const cm = await fx.open();
     const kept = await (await cm.new(null, { retain: true, description: 'kept' })).commit();
     const server = await serve(cm);
-    const before = cm.inspect();
+    const before = cm.status();
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       for (const path of ['/', '/api/record', '/api/stream']) {
         const res = await fetch(at(server, path, server.token, { id: kept.id }), {
@@ -98,7 +98,7 @@ describe('inspector HTTP', () => {
         expect(res.headers.get('allow')).toBe('GET');
       }
     }
-    expect(cm.inspect().states).toEqual(before.states);
+    expect(cm.status().states).toEqual(before.states);
     expect(cm.describe(kept.id).state).toBe('frozen.held');
   });
 

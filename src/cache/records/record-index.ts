@@ -9,7 +9,7 @@ import {
   type RecordState,
   type RecordTag,
 } from '../../../machines/record.machine.js';
-import type { RecordMeta } from '../../metadata/schema.js';
+import type { StoredRecord } from '../../metadata/schema.js';
 import { CacheError } from '../errors.js';
 import { dormantStateOf, hasTag, leafState, stateFacts, stateValue } from './rules.js';
 import type { RecordWriter } from './writer.js';
@@ -20,7 +20,7 @@ type RecordSnapshot = SnapshotFrom<RecordMachine>;
 /** A record with an actor: held, doing I/O, or just touched. */
 export interface LiveRecord {
   readonly actor: RecordActor;
-  meta: RecordMeta;
+  meta: StoredRecord;
   state: RecordState;
   /** The event that caused the next transition, for transition reports. */
   cause: string;
@@ -37,7 +37,7 @@ export interface TransitionReport {
 /** A record that reached `removed`, with the reason its machine kept. */
 export interface RemovalReport {
   id: string;
-  meta: RecordMeta;
+  meta: StoredRecord;
   reason: string;
   /** The snapshot step that failed on the way, if one did. */
   ioError?: RecordContext['ioError'];
@@ -119,7 +119,7 @@ export class RecordIndex {
     return packed === undefined ? 0 : unpackChildren(packed);
   }
 
-  meta(id: string): RecordMeta | undefined {
+  meta(id: string): StoredRecord | undefined {
     return this.live.get(id)?.meta ?? this.writer.read(id);
   }
 
@@ -128,7 +128,7 @@ export class RecordIndex {
   }
 
   /** Starts a new record's actor in `creating`; its metadata is first written on entering `mutable`. */
-  create(meta: RecordMeta): LiveRecord {
+  create(meta: StoredRecord): LiveRecord {
     const input: RecordInput = { id: meta.id, retain: meta.retain };
     const actor = createActor(this.machine, { input, id: `record:${meta.id}`, ...this.inspection() });
     this.writer.expect(meta.id);
@@ -169,7 +169,7 @@ export class RecordIndex {
   }
 
   /** Applies a metadata change to a record (live or dormant) and persists it. */
-  updateMeta(id: string, change: (meta: RecordMeta) => RecordMeta): Promise<void> {
+  updateMeta(id: string, change: (meta: StoredRecord) => StoredRecord): Promise<void> {
     const live = this.live.get(id);
     const current = this.meta(id);
     if (!current) return Promise.resolve();
@@ -204,8 +204,8 @@ export class RecordIndex {
    * stored, reporting each difference as the owner's own changes would be.
    * Stored states are all a reader can see (held and released look alike).
    */
-  follow(stored: Iterable<RecordMeta>): void {
-    const seen = new Map<string, RecordMeta>();
+  follow(stored: Iterable<StoredRecord>): void {
+    const seen = new Map<string, StoredRecord>();
     const children = new Map<string, number>();
     for (const meta of stored) {
       if (meta.state === 'removing') continue;
@@ -227,7 +227,7 @@ export class RecordIndex {
       if (seen.has(id)) continue;
       this.dormant.delete(id);
       const meta = this.writer.read(id);
-      this.removals.next({ id, meta: meta ?? ({ id } as RecordMeta), reason: 'removed by the owner' });
+      this.removals.next({ id, meta: meta ?? ({ id } as StoredRecord), reason: 'removed by the owner' });
     }
   }
 
@@ -244,7 +244,7 @@ export class RecordIndex {
     return this.inspect ? { inspect: this.inspect } : {};
   }
 
-  private attach(meta: RecordMeta, actor: RecordActor, state: RecordState): LiveRecord {
+  private attach(meta: StoredRecord, actor: RecordActor, state: RecordState): LiveRecord {
     const record: LiveRecord = { actor, meta, state, cause: 'io' };
     this.live.set(meta.id, record);
     actor.subscribe({
@@ -288,7 +288,7 @@ export class RecordIndex {
       meta.lastUsedAt === lastUsedAt &&
       meta.usageCount === usageCount;
     if (unchanged) return;
-    const next: RecordMeta = {
+    const next: StoredRecord = {
       ...meta,
       state: stored,
       usageCount,

@@ -1,4 +1,4 @@
-import type { RecordMeta } from '../../metadata/schema.js';
+import type { StoredRecord } from '../../metadata/schema.js';
 import type { MetadataStore } from '../../metadata/store.js';
 
 /**
@@ -12,7 +12,7 @@ import type { MetadataStore } from '../../metadata/store.js';
  */
 export class RecordWriter {
   /** Metadata written but maybe not yet readable from LMDB. */
-  private readonly unflushed = new Map<string, RecordMeta>();
+  private readonly unflushed = new Map<string, StoredRecord>();
   private readonly writes = new Map<string, Promise<void>>();
   /** Records made in this process whose metadata was never written (still `creating`). */
   private readonly unstored = new Set<string>();
@@ -30,7 +30,7 @@ export class RecordWriter {
    * skipped by every reader (disk usage, records$, prune, GC, its children),
    * so one bad value never breaks the whole cache.
    */
-  read(id: string): RecordMeta | undefined {
+  read(id: string): StoredRecord | undefined {
     const pending = this.unflushed.get(id);
     if (pending) return pending;
     try {
@@ -56,7 +56,7 @@ export class RecordWriter {
     return !this.unstored.has(id);
   }
 
-  put(record: RecordMeta): Promise<void> {
+  put(record: StoredRecord): Promise<void> {
     const { id } = record;
     this.unflushed.set(id, record);
     this.unstored.delete(id);

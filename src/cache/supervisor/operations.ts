@@ -1,7 +1,7 @@
 import { waitFor } from 'xstate';
 import type { OperationEvent } from '../../../machines/supervisor.machine.js';
 import type { RecordEvent } from '../../../machines/record.machine.js';
-import type { RecordMeta } from '../../metadata/schema.js';
+import type { StoredRecord } from '../../metadata/schema.js';
 import { RecordId } from '../../metadata/schema.js';
 import { CacheError } from '../errors.js';
 import { newRecordId, sizeKey } from '../keys.js';
@@ -83,7 +83,7 @@ export class Operations {
         this.index.send(parentRecord, { type: 'FINALIZE' });
       this.index.adjustChildren(parent, 1);
     }
-    const meta: RecordMeta = {
+    const meta: StoredRecord = {
       id: newRecordId(),
       ...(parent === null ? {} : { parent }),
       state: 'mutable',

@@ -43,7 +43,7 @@ export function registerInspect(program: Command): void {
         const owner = ownerOf(opts.root);
         const ownerText = owner.text;
         if (id === undefined) {
-          const summary = { root: opts.root, owner: owner.summary, ...cm.inspect() };
+          const summary = { root: opts.root, owner: owner.summary, ...cm.status() };
           if (opts.format === 'json') return void process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           const lines = [
             `root:    ${t(opts.root)}`,
