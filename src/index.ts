@@ -8,7 +8,7 @@ export {
   type ManagerStatus,
   type RecordsOptions,
 } from './cache/manager.js';
-export type { CacheManagerOptions } from './cache/open.js';
+export type { CacheManagerOptions, Clock } from './cache/open.js';
 export type { OpenOptions, NewOptions } from './cache/options.js';
 export {
   ImmutableRef,

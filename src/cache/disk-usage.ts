@@ -29,6 +29,8 @@ export interface DiskUsageProgress {
 
 export interface DiskUsageDeps {
   table: RecordIndex;
+  /** The manager's clock, for ageLimit. */
+  now(): number;
   sizes: SizeService;
   /** Measures a record's snapshot the way the snapshotter's `usage` does. */
   measure(id: string, state: RecordState, signal: AbortSignal): Promise<Usage>;
@@ -86,7 +88,7 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
   return new Observable<UsageInfo>((subscriber) => {
     const { table } = deps;
     const inUse = inUseSet(table);
-    const now = Date.now();
+    const now = deps.now();
     const unknown: { info: UsageInfo; state: RecordState }[] = [];
     const progress: DiskUsageProgress = { done: 0, total: table.size, bytes: 0 };
     const report = (info: UsageInfo) => {

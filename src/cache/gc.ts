@@ -13,7 +13,7 @@ export class GcScheduler {
 
   constructor(
     private readonly run: () => Promise<void>,
-    private readonly options: { interval: number; initialDelay: number },
+    private readonly options: { interval: number; initialDelay: number; now?: () => number },
   ) {
     this.schedule(options.initialDelay);
   }
@@ -22,7 +22,7 @@ export class GcScheduler {
   poke(): void {
     if (this.running) this.pokedWhileRunning = true;
     if (this.stopped || this.timer || this.running) return;
-    this.schedule(Math.max(0, this.lastRun + this.options.interval - Date.now()));
+    this.schedule(Math.max(0, this.lastRun + this.options.interval - (this.options.now ?? Date.now)()));
   }
 
   async stop(): Promise<void> {
@@ -36,7 +36,7 @@ export class GcScheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
-      this.lastRun = Date.now();
+      this.lastRun = (this.options.now ?? Date.now)();
       this.running = this.run().finally(() => {
         this.running = undefined;
         if (this.pokedWhileRunning) {

@@ -11,7 +11,7 @@ import { GcScheduler } from './gc.js';
 import { contentKey, sizeKey } from './keys.js';
 import { mountRecord } from './mounts.js';
 import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
-import { type CacheManagerOptions, checkOptions, type Engine, openEngine } from './open.js';
+import { type CacheManagerOptions, checkOptions, type Clock, type Engine, openEngine } from './open.js';
 import { NewOptionsSchema, type NewOptions, parseOptions } from './options.js';
 import type { PruneInfo } from './policy/index.js';
 import { type PrunedRecord, prune$, validatePolicies } from './prune.js';
@@ -98,6 +98,10 @@ export class CacheManager {
     return manager;
   }
 
+  private get clock(): Clock {
+    return this.engine.clock;
+  }
+
   /** The root directory this manager owns (or looks at, read-only). */
   get root(): string {
     return this.engine.root;
@@ -171,6 +175,7 @@ export class CacheManager {
       diskUsage$(
         {
           table: index,
+          now: () => this.clock.now(),
           sizes: this.sizes,
           measure: (id, state, signal) => snapshotter.usage(contentKey(id, state), { signal }),
           remember: (id, state, usage) => this.rememberSize(id, state, usage),
@@ -288,7 +293,12 @@ export class CacheManager {
     if (this.readOnly && valid.some((p) => !p.dryRun))
       throw new CacheError('INVALID', `prune: the cache at ${this.root} is open read-only`);
     const run = prune$(
-      { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
+      {
+        root: this.root,
+        usage: () => this.diskUsage(),
+        removeRecord: (id, reason) => this.remove(id, reason),
+        now: () => this.clock.now(),
+      },
       valid,
     );
     return this.endedByClose('prune', 'error', run).pipe(
@@ -372,7 +382,7 @@ export class CacheManager {
             this.events.emit({ type: 'gc.error', message: String(err), at: Date.now() });
         }
       },
-      { interval, initialDelay },
+      { interval, initialDelay, now: () => this.clock.now() },
     );
     this.engine.index.transitions.subscribe((t) => {
       if (t.event === 'RELEASE' || t.event === 'RELEASE_MUTABLE') this.gc?.poke();

@@ -31,6 +31,13 @@ export interface CacheManagerOptions extends OpenOptions {
   eventBufferSize?: number;
   /** Set false to turn events$ off entirely (it then completes at once). */
   events?: boolean;
+  /** Where every time the cache records comes from (createdAt, lastUsedAt, keepDuration, GC pacing); default Date. */
+  clock?: Clock;
+}
+
+/** A source of the current time in ms since the epoch, like `Date.now`. */
+export interface Clock {
+  now(): number;
 }
 
 /** Everything an open cache is made of; the CacheManager facade holds one. */
@@ -41,6 +48,7 @@ export interface Engine {
   readonly index: RecordIndex;
   readonly supervisor: Supervisor;
   startup: ReconcileReport;
+  readonly clock: Clock;
   /** Read-only caches: re-reads what the owner stored. */
   follow(): void;
 }
@@ -65,12 +73,20 @@ export interface CheckedOptions {
   eventBufferSize: number;
   events: boolean;
   inspect: Inspector | undefined;
+  clock: Clock;
 }
 
 const parseRest = (rest: unknown) => parseOptions(OpenOptionsSchema, rest, 'cache manager options');
 
+function checkClock(clock: unknown): Clock {
+  if (clock === undefined) return { now: () => Date.now() };
+  if (typeof clock !== 'object' || clock === null || typeof (clock as Clock).now !== 'function')
+    throw new CacheError('INVALID', 'invalid cache manager options: clock is not an object with a now() function');
+  return clock as Clock;
+}
+
 export function checkOptions(options: CacheManagerOptions): CheckedOptions {
-  const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } =
+  const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, clock, ...rest } =
     options ?? ({} as CacheManagerOptions);
   if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
     throw new CacheError(
@@ -88,6 +104,7 @@ export function checkOptions(options: CacheManagerOptions): CheckedOptions {
     eventBufferSize: eventBufferSize ?? 4096,
     events: events !== false,
     inspect,
+    clock: checkClock(clock),
   };
 }
 
@@ -111,7 +128,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
   let ownSnapshotter = false;
   let index: RecordIndex | undefined;
   const startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
-  const engine: { -readonly [K in keyof Engine]?: Engine[K] } = { root: opts.root, readOnly: opts.readOnly, startup };
+  const engine: { -readonly [K in keyof Engine]?: Engine[K] } = {
+    root: opts.root,
+    readOnly: opts.readOnly,
+    startup,
+    clock: opts.clock,
+  };
   const closeAll = async () => {
     await store?.close().catch(() => {});
     if (ownSnapshotter) await snapshotter?.close().catch(() => {});
@@ -140,7 +162,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       index = records;
       engine.snapshotter = snapshotter;
       engine.index = index;
-      const operations = new Operations(index, Date.now);
+      const operations = new Operations(index, () => opts.clock.now());
       return (event) => operations.decide(event);
     },
     reconcile: async () => {

@@ -28,6 +28,8 @@ export interface PruneHost {
   usage(): Promise<UsageInfo[]>;
   /** Removes one record if the supervisor still finds it unreferenced; LOCKED otherwise. */
   removeRecord(id: string, reason: string): Promise<void>;
+  /** The manager's clock, for keepDuration. */
+  now(): number;
 }
 
 /**
@@ -50,7 +52,7 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
         const planner = new PrunePlanner({
           records: usage.map(usageSummary),
           policy,
-          now: Date.now(),
+          now: host.now(),
           ...(disk ? { disk } : {}),
         });
         // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
