@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountAll, unmount } from '../snapshot/index.js';
+import { mountAll, unmount } from '../snapshot/mount.js';
 import type { Mount, Snapshotter } from '../snapshot/types.js';
 import { viewKey } from './keys.js';
 import type { MountedRef, MountOptions } from './refs.js';

@@ -5,7 +5,8 @@ import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 import { cacheErrorFromMetadata } from './metadata-errors.js';
 import type { CacheEvent } from './events.js';
-import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
+import { openSnapshotter, snapshotterChoice } from './open-snapshotter.js';
+import { releaseOrphanLeases } from './leases.js';
 import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import type { PruneInfo } from './policy/index.js';
@@ -147,14 +148,10 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       if (opts.snapshotter === 'overlay') refuseOverlayRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
-      const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
-      // overlayfs options are comma-separated and lowerdir lists colon-separated: such a root cannot be named in them.
-      if (kind === 'overlay') refuseOverlayRoot(opts.root);
-      ownSnapshotter = kind !== 'custom';
-      snapshotter =
-        typeof opts.snapshotter === 'object'
-          ? opts.snapshotter
-          : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
+      const choice = await snapshotterChoice(store, opts.root, opts.snapshotter);
+      if (choice.kind === 'overlay') refuseOverlayRoot(opts.root);
+      ownSnapshotter = choice.kind !== 'custom';
+      snapshotter = await openSnapshotter(choice, join(opts.root, 'snapshots'));
       const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
       const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
@@ -179,6 +176,10 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       const report = await reconcile(store, snapshotter, index, (entry) =>
         hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
       );
+      for (const entry of await releaseOrphanLeases(snapshotter)) {
+        report.repairs.push(entry);
+        hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
+      }
       const mountRepairs: ReconcileEntry[] = [
         ...swept.unmounted.map((path) => ({
           action: 'unmounted-leaked-mount' as const,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { containerdSnapshotterOptionsSchema } from '../snapshot/containerd/options.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 
@@ -13,7 +14,12 @@ export const OpenOptionsSchema = z.strictObject({
   root: z.string().min(1, 'is empty'),
   /** Defaults to the kind the root was created with, or 'native' for a new root. */
   snapshotter: z
-    .union([z.literal('native'), z.literal('overlay'), z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter')])
+    .union([
+      z.literal('native'),
+      z.literal('overlay'),
+      z.strictObject({ containerd: containerdSnapshotterOptionsSchema }),
+      z.custom<Snapshotter>(isSnapshotter, 'is not a Snapshotter'),
+    ])
     .optional(),
   /** Opens metadata read-only, takes no lock and writes nothing: for inspecting a root a live process owns. */
   readOnly: z.boolean().default(false),

@@ -15,7 +15,8 @@ export type ReconcileAction =
   | 'completed-removal'
   | 'kept-corrupt-record'
   | 'unmounted-leaked-mount'
-  | 'kept-busy-mount';
+  | 'kept-busy-mount'
+  | 'released-orphan-lease';
 
 export interface ReconcileEntry {
   action: ReconcileAction;
@@ -124,7 +125,8 @@ export async function reconcile(
 
   const owned = (key: string) => {
     const role = parseSnapshotKey(key);
-    if (!role) return false;
+    // A key that is not one of ours may belong to someone sharing the store (a containerd namespace): never ours to delete.
+    if (!role) return true;
     if (corruptIds.has(role.id)) return true;
     if (role.role === 'view') return false;
     return records.has(role.id) && !gone.has(role.id);

@@ -211,7 +211,7 @@ describe('an app bundled with esbuild', () => {
       // .mjs, as an app whose package.json is not "type": "module" writes it; the worker takes the same extension.
       outExtension: { '.js': '.mjs' },
       // lmdb loads a native addon, so it stays a runtime dependency of the bundle.
-      external: ['lmdb'],
+      external: ['lmdb', 'fs-ext'],
       logLevel: 'silent',
     });
     const bundle = readFileSync(join(outdir, 'app.mjs'), 'utf8');
