@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Usage } from '../snapshot/types.js';
 import { ControlBlock, type WalkProbe } from './control-block.js';
 import { SizeError, fromWalkFailure } from './errors.js';
-import type { WalkReply, WalkRequest, WalkWorkerData } from './walk-protocol.js';
+import type { WalkReply, WalkRequest } from './walk-protocol.js';
 import { startWorker } from './worker-script.js';
 
 export interface SizePoolOptions {
@@ -16,11 +16,6 @@ export interface SizePoolOptions {
    * network mount). Default 50 ms.
    */
   abortGraceMs?: number;
-  /**
-   * Let workers use Node's internal lstat binding (validated against fs.lstatSync
-   * at start-up, with fallback) to cut per-entry CPU. Default true.
-   */
-  fastStat?: boolean;
   /**
    * Jobs posted to one worker at a time: the running walk plus ones waiting
    * behind it inside the worker. Default 2. Each worker still walks one tree at a time.
@@ -37,8 +32,6 @@ export interface SizeJobOptions {
 export interface SizePoolStats {
   size: number;
   workers: number;
-  /** Workers that loaded and use the fast lstat source. */
-  fastStatWorkers: number;
   /** Workers with at least one job. */
   busy: number;
   /** Jobs waiting in the pool, not yet posted to a worker. */
@@ -62,7 +55,6 @@ interface Job {
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  fastStat: boolean;
   /** Jobs posted to this worker, in the order it runs them; the first is running. */
   jobs: Job[];
 }
@@ -93,7 +85,6 @@ export function assertWalkablePath(path: unknown): asserts path is string {
 export class SizeWorkerPool {
   readonly size: number;
   private readonly abortGraceMs: number;
-  private readonly fastStat: boolean;
   readonly pipelineDepth: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -110,7 +101,6 @@ export class SizeWorkerPool {
       );
     }
     this.abortGraceMs = options.abortGraceMs ?? 50;
-    this.fastStat = options.fastStat ?? true;
     this.pipelineDepth = positiveInteger(options.pipelineDepth, 2, 'pipelineDepth');
   }
 
@@ -149,7 +139,6 @@ export class SizeWorkerPool {
     return {
       size: this.size,
       workers: this.slots.length,
-      fastStatWorkers: this.slots.filter((s) => s.fastStat).length,
       busy: this.slots.filter((s) => s.jobs.length > 0).length,
       queued: this.queue.length,
       started: this.started,
@@ -181,8 +170,7 @@ export class SizeWorkerPool {
   }
 
   private spawn(): Slot {
-    const workerData: WalkWorkerData = { fastStat: this.fastStat };
-    const worker = startWorker(import.meta.url, 'walk-worker', { workerData });
+    const worker = startWorker(import.meta.url, 'walk-worker');
     worker.unref();
     let markReady: () => void = () => {};
     let failStart: (error: unknown) => void = () => {};
@@ -191,12 +179,9 @@ export class SizeWorkerPool {
       failStart = reject;
     });
     ready.catch(() => {}); // observed through warm() or the job's own rejection
-    const slot: Slot = { worker, ready, fastStat: false, jobs: [] };
+    const slot: Slot = { worker, ready, jobs: [] };
     worker.on('message', (reply: WalkReply) => {
-      if (reply.kind === 'ready') {
-        slot.fastStat = reply.fastStat;
-        return markReady();
-      }
+      if (reply.kind === 'ready') return markReady();
       this.onReply(slot, reply);
     });
     const gone = (cause: unknown): void => {

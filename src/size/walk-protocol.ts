@@ -8,15 +8,9 @@ export interface WalkRequest {
   control: SharedArrayBuffer;
 }
 
-/** Start-up options of a walk worker. */
-export interface WalkWorkerData {
-  /** Use the validated internal lstat binding when available. */
-  fastStat: boolean;
-}
-
 /** Worker → main thread. `ready` is sent once, after the worker module has loaded. */
 export type WalkReply =
-  | { id: number; kind: 'ready'; fastStat: boolean }
+  | { id: number; kind: 'ready' }
   | { id: number; kind: 'done'; usage: Usage }
   | { id: number; kind: 'failed'; failure: WalkFailure }
   | { id: number; kind: 'aborted' };

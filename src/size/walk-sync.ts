@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import type { ControlBlock } from './control-block.js';
-import { BLOCKS, DEV, INO, MODE, NLINK, isDirectoryMode, publicLstat, type LstatFields } from './lstat-source.js';
+import { type EntryStat, type LstatEntry, isDirectoryMode, lstatEntry } from './lstat-source.js';
 
 /** Result of one synchronous walk: a du-compatible usage, or a note that it stopped on request. */
 export type WalkOutcome = { aborted: false; size: number; inodes: number } | { aborted: true };
@@ -24,7 +24,7 @@ const ABORTED: WalkOutcome = { aborted: true };
  * Names that are not valid UTF-8 would not round-trip through strings, so a
  * directory containing one is re-read, and its subtree walked, as Buffers.
  */
-export function walkTreeSync(root: string, control: ControlBlock, lstat: LstatFields = publicLstat()): WalkOutcome {
+export function walkTreeSync(root: string, control: ControlBlock, lstat: LstatEntry = lstatEntry): WalkOutcome {
   const times = control.recordTimes;
   const seen = new Set<string>();
   let blocks = 0;
@@ -38,11 +38,11 @@ export function walkTreeSync(root: string, control: ControlBlock, lstat: LstatFi
   };
 
   /** Adds one entry; returns true to descend, false to skip, undefined when aborted. */
-  const count = (path: TreePath, st: Float64Array): boolean | undefined => {
-    const isDir = isDirectoryMode(st[MODE]!);
-    const entryBlocks = st[BLOCKS]!;
-    if (!isDir && st[NLINK]! > 1) {
-      const id = identity(path, st[DEV]!, st[INO]!);
+  const count = (path: TreePath, st: EntryStat): boolean | undefined => {
+    const isDir = isDirectoryMode(st.mode);
+    const entryBlocks = st.blocks;
+    if (!isDir && st.nlink > 1) {
+      const id = identity(path, st.dev, st.ino);
       if (id === undefined) return undefined;
       if (id === '' || seen.has(id)) return false;
       seen.add(id);

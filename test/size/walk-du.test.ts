@@ -7,24 +7,15 @@ import { SizeWorkerPool } from '../../src/size/pool.js';
 import { duUsage, sparseFile, tempDir } from './fixtures.js';
 
 const tmp = tempDir('walk-du');
-const pools = { fast: new SizeWorkerPool({ size: 2 }), portable: new SizeWorkerPool({ size: 2, fastStat: false }) };
+const pool = new SizeWorkerPool({ size: 2 });
 afterAll(async () => {
-  await Promise.all(Object.values(pools).map((p) => p.close()));
+  await pool.close();
   tmp.remove();
 });
 
-it('uses the fast lstat source only where it validated, and the portable one when told', async () => {
-  await Promise.all(Object.values(pools).map((p) => p.warm()));
-  expect(pools.portable.stats().fastStatWorkers).toBe(0);
-  const fast = pools.fast.stats().fastStatWorkers;
-  if (fast === 0) console.warn('fast lstat source unavailable on this Node; workers fell back to fs.lstatSync');
-  expect([0, 2]).toContain(fast);
-});
-
-describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s -B1 / --inodes', (source) => {
-  const pool = pools[source];
+describe('walker equals GNU du -s -B1 / --inodes', () => {
   it('on a tree with cross-directory hardlinks, symlinks, sparse files, a fifo, nested and empty dirs', async () => {
-    const root = join(tmp.path, `mixed-${source}`);
+    const root = join(tmp.path, `mixed`);
     mkdirSync(join(root, 'a/b/c/d'), { recursive: true });
     mkdirSync(join(root, 'empty'));
     mkdirSync(join(root, 'other'));
@@ -43,7 +34,7 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
   });
 
   it('on a single regular file, a symlink root (not followed) and an empty directory', async () => {
-    const file = join(tmp.path, `lonely-${source}`);
+    const file = join(tmp.path, `lonely`);
     writeFileSync(file, 'q'.repeat(9000));
     symlinkSync(file, `${file}-link`);
     mkdirSync(`${file}-bare`);
@@ -53,7 +44,7 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
   });
 
   it('on names that are not valid UTF-8, and with a trailing slash on the root', async () => {
-    const root = join(tmp.path, `latin1-${source}`);
+    const root = join(tmp.path, `latin1`);
     mkdirSync(root);
     const odd = Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]);
     mkdirSync(odd);
@@ -86,7 +77,7 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(tree, { maxLength: 6 }), async (children) => {
-        const root = join(tmp.path, `prop-${source}-${run++}`);
+        const root = join(tmp.path, `prop-${run++}`);
         mkdirSync(root);
         const files: string[] = [];
         let n = 0;
