@@ -4,7 +4,9 @@ import type { Worker } from 'node:worker_threads';
 import type { Usage } from '../snapshot/types.js';
 import { ControlBlock, type WalkProbe } from './control-block.js';
 import { SizeError, fromWalkFailure } from './errors.js';
-import type { WalkReply, WalkRequest } from './walk-protocol.js';
+import { fanOutUsage } from './fan-out.js';
+import type { WalkReply, WalkRequest, WalkResult } from './walk-protocol.js';
+import type { WalkOptions } from './walk-sync.js';
 import { startWorker } from './worker-script.js';
 
 export interface SizePoolOptions {
@@ -25,8 +27,13 @@ export interface SizePoolOptions {
 
 export interface SizeJobOptions {
   signal?: AbortSignal;
-  /** Debug/benchmark hook observing the walk's filesystem calls. */
+  /** Debug/benchmark hook observing the walk's filesystem calls. A probed walk is never fanned out. */
   probe?: WalkProbe;
+  /**
+   * When workers would otherwise idle (nothing queued, a worker free), split the tree's top-level
+   * subdirectories into separate jobs across the pool; the sizes equal a single walk's. Default false.
+   */
+  fanOut?: boolean;
 }
 
 export interface SizePoolStats {
@@ -40,11 +47,17 @@ export interface SizePoolStats {
   started: number;
 }
 
+/** Fan-out pieces per worker: enough for a worker that drew small directories to pick up another. */
+const PIECES_PER_WORKER = 4;
+
 interface Job {
   id: number;
-  path: string;
+  /** The tree the caller asked for, named in errors. */
+  root: string;
+  paths: string[];
+  options: WalkOptions;
   control: ControlBlock;
-  resolve: (usage: Usage) => void;
+  resolve: (result: WalkResult) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
@@ -111,16 +124,40 @@ export class SizeWorkerPool {
     } catch (error) {
       return Promise.reject(error);
     }
+    const { signal, probe } = options;
+    if (options.fanOut === true && probe === undefined && !this.closed && this.hasIdleWorker()) {
+      const piece = (paths: string[], walkOptions: WalkOptions, pieceSignal: AbortSignal) =>
+        this.walk(path, paths, walkOptions, pieceSignal, undefined);
+      return fanOutUsage(piece, path, this.size * PIECES_PER_WORKER, signal);
+    }
+    return this.walk(path, [path], {}, signal, probe).then((result) => result.usage);
+  }
+
+  /** True when a job posted now would start at once on a worker that has nothing else to do. */
+  private hasIdleWorker(): boolean {
+    if (this.size < 2 || this.queue.length > 0) return false;
+    return this.slots.length < this.size || this.slots.some((s) => s.jobs.length === 0);
+  }
+
+  /** Queues one walk request of `paths` (summed together); `root` is the caller's tree, named in errors. */
+  private walk(
+    root: string,
+    paths: string[],
+    walkOptions: WalkOptions,
+    signal: AbortSignal | undefined,
+    probe: WalkProbe | undefined,
+  ): Promise<WalkResult> {
     if (this.closed)
       return Promise.reject(
-        new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(path)}: the size pool is closed`),
+        new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(root)}: the size pool is closed`),
       );
-    const { signal, probe } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Usage>((resolve, reject) => {
+    return new Promise<WalkResult>((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
-        path,
+        root,
+        paths,
+        options: walkOptions,
         control: probe?.control ?? new ControlBlock(),
         resolve,
         reject,
@@ -210,7 +247,8 @@ export class SizeWorkerPool {
       slot.jobs.push(job);
       this.started += 1;
       slot.worker.ref();
-      slot.worker.postMessage({ id: job.id, path: job.path, control: job.control.buffer } satisfies WalkRequest);
+      const request: WalkRequest = { id: job.id, paths: job.paths, control: job.control.buffer, options: job.options };
+      slot.worker.postMessage(request);
     }
   }
 
@@ -245,8 +283,8 @@ export class SizeWorkerPool {
     if (index < 0) return;
     const [job] = slot.jobs.splice(index, 1) as [Job];
     if (slot.jobs.length === 0) slot.worker.unref();
-    if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.usage));
-    else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.path)));
+    if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.result));
+    else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.root)));
     else this.settle(job, () => job.reject(job.signal?.reason));
     this.dispatch();
   }
@@ -255,7 +293,7 @@ export class SizeWorkerPool {
     if (!this.retire(slot)) return;
     const [head, ...waiting] = slot.jobs.splice(0);
     if (head !== undefined) {
-      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(head.path)} died`, { cause });
+      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(head.root)} died`, { cause });
       this.settle(head, () => head.reject(error));
     }
     // Jobs queued behind it never started; give them to another worker.

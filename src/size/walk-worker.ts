@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ControlBlock } from './control-block.js';
 import { toWalkFailure } from './errors.js';
-import type { WalkReply, WalkRequest } from './walk-protocol.js';
+import type { WalkReply, WalkRequest, WalkResult } from './walk-protocol.js';
 import { walkTreeSync } from './walk-sync.js';
 
 const port = parentPort;
@@ -15,10 +15,15 @@ if (port === null) throw new Error('walk-worker.ts must run inside a worker thre
 port.on('message', (request: WalkRequest) => {
   let reply: WalkReply;
   try {
-    const outcome = walkTreeSync(request.path, new ControlBlock(request.control));
-    reply = outcome.aborted
-      ? { id: request.id, kind: 'aborted' }
-      : { id: request.id, kind: 'done', usage: { size: outcome.size, inodes: outcome.inodes } };
+    const outcome = walkTreeSync(request.paths, new ControlBlock(request.control), request.options);
+    if (outcome.aborted) reply = { id: request.id, kind: 'aborted' };
+    else {
+      const { size, inodes, subdirs, links } = outcome;
+      const result: WalkResult = { usage: { size, inodes } };
+      if (subdirs !== undefined) result.subdirs = subdirs;
+      if (links !== undefined) result.links = links;
+      reply = { id: request.id, kind: 'done', result };
+    }
   } catch (error) {
     reply = { id: request.id, kind: 'failed', failure: toWalkFailure(error) };
   }

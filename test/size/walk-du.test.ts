@@ -13,9 +13,15 @@ afterAll(async () => {
   tmp.remove();
 });
 
-describe('walker equals GNU du -s -B1 / --inodes', () => {
+// fanOut: the tree is split over both workers (the pool is idle between these tests), pieces merged.
+describe.each([false, true])('walker (fanOut %s) equals GNU du -s -B1 / --inodes', (fanOut) => {
+  const run = async (path: string) => {
+    const before = pool.stats().started;
+    const usage = await pool.run(path, { fanOut });
+    return { usage, jobs: pool.stats().started - before };
+  };
   it('on a tree with cross-directory hardlinks, symlinks, sparse files, a fifo, nested and empty dirs', async () => {
-    const root = join(tmp.path, `mixed`);
+    const root = join(tmp.path, `mixed-${fanOut}`);
     mkdirSync(join(root, 'a/b/c/d'), { recursive: true });
     mkdirSync(join(root, 'empty'));
     mkdirSync(join(root, 'other'));
@@ -30,28 +36,31 @@ describe('walker equals GNU du -s -B1 / --inodes', () => {
     symlinkSync('a', join(root, 'dirlink'));
     sparseFile(join(root, 'sparse'), 64 * 1024 * 1024);
     execFileSync('mkfifo', [join(root, 'a/fifo')]);
-    expect(await pool.run(root)).toEqual(duUsage(root));
+    const { usage, jobs } = await run(root);
+    expect(usage).toEqual(duUsage(root));
+    // Head plus one piece per group of the three top-level directories (a, empty, other).
+    expect(jobs).toBe(fanOut ? 4 : 1);
   });
 
   it('on a single regular file, a symlink root (not followed) and an empty directory', async () => {
-    const file = join(tmp.path, `lonely`);
+    const file = join(tmp.path, `lonely-${fanOut}`);
     writeFileSync(file, 'q'.repeat(9000));
     symlinkSync(file, `${file}-link`);
     mkdirSync(`${file}-bare`);
-    expect(await pool.run(file)).toEqual(duUsage(file));
-    expect(await pool.run(`${file}-link`)).toEqual(duUsage(`${file}-link`));
-    expect(await pool.run(`${file}-bare`)).toEqual(duUsage(`${file}-bare`));
+    expect((await run(file)).usage).toEqual(duUsage(file));
+    expect((await run(`${file}-link`)).usage).toEqual(duUsage(`${file}-link`));
+    expect((await run(`${file}-bare`)).usage).toEqual(duUsage(`${file}-bare`));
   });
 
   it('on names that are not valid UTF-8, and with a trailing slash on the root', async () => {
-    const root = join(tmp.path, `latin1`);
+    const root = join(tmp.path, `latin1-${fanOut}`);
     mkdirSync(root);
     const odd = Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]);
     mkdirSync(odd);
     writeFileSync(Buffer.concat([odd, Buffer.from('/inner')]), 'w'.repeat(5000));
     writeFileSync(Buffer.concat([Buffer.from(`${root}/f`), Buffer.from([0xff, 0xfe])]), 'v'.repeat(7000));
-    expect(await pool.run(root)).toEqual(duUsage(root));
-    expect(await pool.run(`${root}/`)).toEqual(duUsage(root));
+    expect((await run(root)).usage).toEqual(duUsage(root));
+    expect((await run(`${root}/`)).usage).toEqual(duUsage(root));
   });
 
   it('on random small trees (property)', async () => {
@@ -74,10 +83,10 @@ describe('walker equals GNU du -s -B1 / --inodes', () => {
         fc.record({ kind: fc.constant('dir' as const), children: fc.array(tie('tree'), { maxLength: 5 }) }),
       ),
     }));
-    let run = 0;
+    let n0 = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(tree, { maxLength: 6 }), async (children) => {
-        const root = join(tmp.path, `prop-${run++}`);
+        const root = join(tmp.path, `prop-${fanOut}-${n0++}`);
         mkdirSync(root);
         const files: string[] = [];
         let n = 0;
@@ -99,7 +108,7 @@ describe('walker equals GNU du -s -B1 / --inodes', () => {
           }
         };
         for (const child of children) build(root, child);
-        expect(await pool.run(root)).toEqual(duUsage(root));
+        expect((await run(root)).usage).toEqual(duUsage(root));
       }),
       { numRuns: 40 },
     );

@@ -26,7 +26,7 @@ it('uses exact bigint identities when inode numbers exceed 2^53', () => {
     const st = lstatEntry(path);
     return st !== undefined && st.nlink > 1 ? { ...st, ino: 2 ** 53 + 2 } : st;
   };
-  const outcome = walkTreeSync(root, new ControlBlock(), imprecise);
+  const outcome = walkTreeSync(root, new ControlBlock(), {}, imprecise);
   expect(outcome).toEqual({ aborted: false, ...duUsage(root) });
 });
 
