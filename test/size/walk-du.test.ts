@@ -114,3 +114,21 @@ describe.each([false, true])('walker (fanOut %s) equals GNU du -s -B1 / --inodes
     );
   });
 });
+
+it('stops every piece of a fanned-out walk on abort and rejects with the reason', async () => {
+  const root = join(tmp.path, 'fan-abort');
+  for (let d = 0; d < 8; d++) {
+    mkdirSync(join(root, `d${d}`), { recursive: true });
+    for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `f${f}`), 'a');
+  }
+  const controller = new AbortController();
+  const walk = pool.run(root, { fanOut: true, signal: controller.signal });
+  const reason = new Error('stop');
+  setImmediate(() => controller.abort(reason));
+  await expect(walk).rejects.toBe(reason);
+  expect(pool.stats().queued).toBe(0);
+  // Pieces still in a worker's pipeline are rejected at once; the worker acknowledges them right after.
+  while (pool.stats().busy > 0) await new Promise((r) => setTimeout(r, 1));
+  // The pool is whole afterwards: a new fanned-out walk still agrees with du.
+  expect(await pool.run(root, { fanOut: true })).toEqual(duUsage(root));
+});
