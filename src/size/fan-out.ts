@@ -24,6 +24,8 @@ export async function fanOutUsage(
   pieces: number,
   signal: AbortSignal | undefined,
 ): Promise<Usage> {
+  // An already-aborted signal never fires 'abort' again, so it must be checked before listening.
+  if (signal?.aborted) throw signal.reason;
   const inner = new AbortController();
   const stop = (): void => inner.abort(signal?.reason);
   signal?.addEventListener('abort', stop, { once: true });

@@ -121,6 +121,11 @@ it('stops every piece of a fanned-out walk on abort and rejects with the reason'
     mkdirSync(join(root, `d${d}`), { recursive: true });
     for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `f${f}`), 'a');
   }
+  const early = new AbortController();
+  early.abort(new Error('before'));
+  const started = pool.stats().started;
+  await expect(pool.run(root, { fanOut: true, signal: early.signal })).rejects.toThrow('before');
+  expect(pool.stats().started).toBe(started);
   const controller = new AbortController();
   const walk = pool.run(root, { fanOut: true, signal: controller.signal });
   const reason = new Error('stop');
