@@ -4,7 +4,9 @@ import type { Worker } from 'node:worker_threads';
 import type { Usage } from '../snapshot/types.js';
 import { ControlBlock, type WalkProbe } from './control-block.js';
 import { SizeError, fromWalkFailure } from './errors.js';
-import type { WalkReply, WalkRequest, WalkWorkerData } from './walk-protocol.js';
+import { fanOutUsage } from './fan-out.js';
+import type { WalkReply, WalkRequest, WalkResult } from './walk-protocol.js';
+import type { WalkOptions } from './walk-sync.js';
 import { startWorker } from './worker-script.js';
 
 export interface SizePoolOptions {
@@ -17,11 +19,6 @@ export interface SizePoolOptions {
    */
   abortGraceMs?: number;
   /**
-   * Let workers use Node's internal lstat binding (validated against fs.lstatSync
-   * at start-up, with fallback) to cut per-entry CPU. Default true.
-   */
-  fastStat?: boolean;
-  /**
    * Jobs posted to one worker at a time: the running walk plus ones waiting
    * behind it inside the worker. Default 2. Each worker still walks one tree at a time.
    */
@@ -30,15 +27,18 @@ export interface SizePoolOptions {
 
 export interface SizeJobOptions {
   signal?: AbortSignal;
-  /** Debug/benchmark hook observing the walk's filesystem calls. */
+  /** Debug/benchmark hook observing the walk's filesystem calls. A probed walk is never fanned out. */
   probe?: WalkProbe;
+  /**
+   * When workers would otherwise idle (nothing queued, a worker free), split the tree's top-level
+   * subdirectories into separate jobs across the pool; the sizes equal a single walk's. Default false.
+   */
+  fanOut?: boolean;
 }
 
 export interface SizePoolStats {
   size: number;
   workers: number;
-  /** Workers that loaded and use the fast lstat source. */
-  fastStatWorkers: number;
   /** Workers with at least one job. */
   busy: number;
   /** Jobs waiting in the pool, not yet posted to a worker. */
@@ -47,11 +47,17 @@ export interface SizePoolStats {
   started: number;
 }
 
+/** Fan-out pieces per worker: enough for a worker that drew small directories to pick up another. */
+const PIECES_PER_WORKER = 4;
+
 interface Job {
   id: number;
-  path: string;
+  /** The tree the caller asked for, named in errors. */
+  root: string;
+  paths: string[];
+  options: WalkOptions;
   control: ControlBlock;
-  resolve: (usage: Usage) => void;
+  resolve: (result: WalkResult) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
@@ -62,7 +68,6 @@ interface Job {
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  fastStat: boolean;
   /** Jobs posted to this worker, in the order it runs them; the first is running. */
   jobs: Job[];
 }
@@ -93,7 +98,6 @@ export function assertWalkablePath(path: unknown): asserts path is string {
 export class SizeWorkerPool {
   readonly size: number;
   private readonly abortGraceMs: number;
-  private readonly fastStat: boolean;
   readonly pipelineDepth: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -110,7 +114,6 @@ export class SizeWorkerPool {
       );
     }
     this.abortGraceMs = options.abortGraceMs ?? 50;
-    this.fastStat = options.fastStat ?? true;
     this.pipelineDepth = positiveInteger(options.pipelineDepth, 2, 'pipelineDepth');
   }
 
@@ -121,16 +124,40 @@ export class SizeWorkerPool {
     } catch (error) {
       return Promise.reject(error);
     }
+    const { signal, probe } = options;
+    if (options.fanOut === true && probe === undefined && !this.closed && this.hasIdleWorker()) {
+      const piece = (paths: string[], walkOptions: WalkOptions, pieceSignal: AbortSignal) =>
+        this.walk(path, paths, walkOptions, pieceSignal, undefined);
+      return fanOutUsage(piece, path, this.size * PIECES_PER_WORKER, signal);
+    }
+    return this.walk(path, [path], {}, signal, probe).then((result) => result.usage);
+  }
+
+  /** True when a job posted now would start at once on a worker that has nothing else to do. */
+  private hasIdleWorker(): boolean {
+    if (this.size < 2 || this.queue.length > 0) return false;
+    return this.slots.length < this.size || this.slots.some((s) => s.jobs.length === 0);
+  }
+
+  /** Queues one walk request of `paths` (summed together); `root` is the caller's tree, named in errors. */
+  private walk(
+    root: string,
+    paths: string[],
+    walkOptions: WalkOptions,
+    signal: AbortSignal | undefined,
+    probe: WalkProbe | undefined,
+  ): Promise<WalkResult> {
     if (this.closed)
       return Promise.reject(
-        new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(path)}: the size pool is closed`),
+        new SizeError('POOL_CLOSED', `cannot size ${JSON.stringify(root)}: the size pool is closed`),
       );
-    const { signal, probe } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Usage>((resolve, reject) => {
+    return new Promise<WalkResult>((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
-        path,
+        root,
+        paths,
+        options: walkOptions,
         control: probe?.control ?? new ControlBlock(),
         resolve,
         reject,
@@ -149,7 +176,6 @@ export class SizeWorkerPool {
     return {
       size: this.size,
       workers: this.slots.length,
-      fastStatWorkers: this.slots.filter((s) => s.fastStat).length,
       busy: this.slots.filter((s) => s.jobs.length > 0).length,
       queued: this.queue.length,
       started: this.started,
@@ -181,8 +207,7 @@ export class SizeWorkerPool {
   }
 
   private spawn(): Slot {
-    const workerData: WalkWorkerData = { fastStat: this.fastStat };
-    const worker = startWorker(import.meta.url, 'walk-worker', { workerData });
+    const worker = startWorker(import.meta.url, 'walk-worker');
     worker.unref();
     let markReady: () => void = () => {};
     let failStart: (error: unknown) => void = () => {};
@@ -191,12 +216,9 @@ export class SizeWorkerPool {
       failStart = reject;
     });
     ready.catch(() => {}); // observed through warm() or the job's own rejection
-    const slot: Slot = { worker, ready, fastStat: false, jobs: [] };
+    const slot: Slot = { worker, ready, jobs: [] };
     worker.on('message', (reply: WalkReply) => {
-      if (reply.kind === 'ready') {
-        slot.fastStat = reply.fastStat;
-        return markReady();
-      }
+      if (reply.kind === 'ready') return markReady();
       this.onReply(slot, reply);
     });
     const gone = (cause: unknown): void => {
@@ -225,7 +247,8 @@ export class SizeWorkerPool {
       slot.jobs.push(job);
       this.started += 1;
       slot.worker.ref();
-      slot.worker.postMessage({ id: job.id, path: job.path, control: job.control.buffer } satisfies WalkRequest);
+      const request: WalkRequest = { id: job.id, paths: job.paths, control: job.control.buffer, options: job.options };
+      slot.worker.postMessage(request);
     }
   }
 
@@ -260,8 +283,8 @@ export class SizeWorkerPool {
     if (index < 0) return;
     const [job] = slot.jobs.splice(index, 1) as [Job];
     if (slot.jobs.length === 0) slot.worker.unref();
-    if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.usage));
-    else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.path)));
+    if (reply.kind === 'done') this.settle(job, () => job.resolve(reply.result));
+    else if (reply.kind === 'failed') this.settle(job, () => job.reject(fromWalkFailure(reply.failure, job.root)));
     else this.settle(job, () => job.reject(job.signal?.reason));
     this.dispatch();
   }
@@ -270,7 +293,7 @@ export class SizeWorkerPool {
     if (!this.retire(slot)) return;
     const [head, ...waiting] = slot.jobs.splice(0);
     if (head !== undefined) {
-      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(head.path)} died`, { cause });
+      const error = new SizeError('WORKER_FAILED', `the worker sizing ${JSON.stringify(head.root)} died`, { cause });
       this.settle(head, () => head.reject(error));
     }
     // Jobs queued behind it never started; give them to another worker.

@@ -6,6 +6,8 @@ export interface TreeUsageOptions {
   signal?: AbortSignal;
   /** Pool to walk in; defaults to the shared process-wide pool. */
   pool?: SizeWorkerPool;
+  /** Split a big tree across idle workers (see SizeJobOptions.fanOut). Default true. */
+  fanOut?: boolean;
 }
 
 /**
@@ -17,8 +19,10 @@ export interface TreeUsageOptions {
 export function treeUsage(root: string, options: TreeUsageOptions = {}): Promise<Usage> {
   const pool = options.pool ?? defaultSizePool();
   // Relative roots were accepted by the original promise-based walker; keep that.
+  // Fan-out on by default here: a record is one tree, and sizing a single big one is where workers would idle.
+  const fanOut = options.fanOut ?? true;
   return pool.run(
     typeof root === 'string' && root !== '' ? resolve(root) : root,
-    options.signal ? { signal: options.signal } : {},
+    options.signal ? { signal: options.signal, fanOut } : { fanOut },
   );
 }

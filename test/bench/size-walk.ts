@@ -133,6 +133,35 @@ try {
   await measure('cold', true);
   await measure('warm', false);
 
+  // One tree as one job: without fan-out a single worker walks it all; with it, the pool splits it.
+  for (const cold of [true, false]) {
+    const label = cold ? 'single tree (cold)' : 'single tree (warm)';
+    const times = { du: [] as number[], one: [] as number[], fanOut: [] as number[] };
+    const contenders = {
+      du: async () => Number((await run('du', ['-s', '-B1', root])).stdout.split('\t')[0]),
+      one: async () => (await pool.run(root)).size,
+      fanOut: async () => (await pool.run(root, { fanOut: true })).size,
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = (round % 2 === 0 ? ['du', 'one', 'fanOut'] : ['fanOut', 'one', 'du']) as Array<
+        keyof typeof contenders
+      >;
+      const sizes = new Set<number>();
+      for (const name of order) {
+        if (cold) dropCaches();
+        const t0 = performance.now();
+        sizes.add(await contenders[name]());
+        times[name].push(performance.now() - t0);
+      }
+      if (sizes.size !== 1) throw new Error(`${label}: totals differ: ${[...sizes].join(', ')}`);
+    }
+    const du = median(times.du);
+    console.log(
+      `${label} median: du -s ${ms(du)}, one job ${ms(median(times.one))} (ratio ${(median(times.one) / du).toFixed(2)}x du), ` +
+        `fanOut ${ms(median(times.fanOut))} (ratio ${(median(times.fanOut) / du).toFixed(2)}x du)`,
+    );
+  }
+
   // Abort latency: walk the whole 100k-file tree, abort mid-walk, read the worker's own timestamps.
   for (const cold of [true, false]) {
     const seenLag: number[] = [];

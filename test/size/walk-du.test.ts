@@ -7,24 +7,21 @@ import { SizeWorkerPool } from '../../src/size/pool.js';
 import { duUsage, sparseFile, tempDir } from './fixtures.js';
 
 const tmp = tempDir('walk-du');
-const pools = { fast: new SizeWorkerPool({ size: 2 }), portable: new SizeWorkerPool({ size: 2, fastStat: false }) };
+const pool = new SizeWorkerPool({ size: 2 });
 afterAll(async () => {
-  await Promise.all(Object.values(pools).map((p) => p.close()));
+  await pool.close();
   tmp.remove();
 });
 
-it('uses the fast lstat source only where it validated, and the portable one when told', async () => {
-  await Promise.all(Object.values(pools).map((p) => p.warm()));
-  expect(pools.portable.stats().fastStatWorkers).toBe(0);
-  const fast = pools.fast.stats().fastStatWorkers;
-  if (fast === 0) console.warn('fast lstat source unavailable on this Node; workers fell back to fs.lstatSync');
-  expect([0, 2]).toContain(fast);
-});
-
-describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s -B1 / --inodes', (source) => {
-  const pool = pools[source];
+// fanOut: the tree is split over both workers (the pool is idle between these tests), pieces merged.
+describe.each([false, true])('walker (fanOut %s) equals GNU du -s -B1 / --inodes', (fanOut) => {
+  const run = async (path: string) => {
+    const before = pool.stats().started;
+    const usage = await pool.run(path, { fanOut });
+    return { usage, jobs: pool.stats().started - before };
+  };
   it('on a tree with cross-directory hardlinks, symlinks, sparse files, a fifo, nested and empty dirs', async () => {
-    const root = join(tmp.path, `mixed-${source}`);
+    const root = join(tmp.path, `mixed-${fanOut}`);
     mkdirSync(join(root, 'a/b/c/d'), { recursive: true });
     mkdirSync(join(root, 'empty'));
     mkdirSync(join(root, 'other'));
@@ -39,28 +36,31 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
     symlinkSync('a', join(root, 'dirlink'));
     sparseFile(join(root, 'sparse'), 64 * 1024 * 1024);
     execFileSync('mkfifo', [join(root, 'a/fifo')]);
-    expect(await pool.run(root)).toEqual(duUsage(root));
+    const { usage, jobs } = await run(root);
+    expect(usage).toEqual(duUsage(root));
+    // Head plus one piece per group of the three top-level directories (a, empty, other).
+    expect(jobs).toBe(fanOut ? 4 : 1);
   });
 
   it('on a single regular file, a symlink root (not followed) and an empty directory', async () => {
-    const file = join(tmp.path, `lonely-${source}`);
+    const file = join(tmp.path, `lonely-${fanOut}`);
     writeFileSync(file, 'q'.repeat(9000));
     symlinkSync(file, `${file}-link`);
     mkdirSync(`${file}-bare`);
-    expect(await pool.run(file)).toEqual(duUsage(file));
-    expect(await pool.run(`${file}-link`)).toEqual(duUsage(`${file}-link`));
-    expect(await pool.run(`${file}-bare`)).toEqual(duUsage(`${file}-bare`));
+    expect((await run(file)).usage).toEqual(duUsage(file));
+    expect((await run(`${file}-link`)).usage).toEqual(duUsage(`${file}-link`));
+    expect((await run(`${file}-bare`)).usage).toEqual(duUsage(`${file}-bare`));
   });
 
   it('on names that are not valid UTF-8, and with a trailing slash on the root', async () => {
-    const root = join(tmp.path, `latin1-${source}`);
+    const root = join(tmp.path, `latin1-${fanOut}`);
     mkdirSync(root);
     const odd = Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]);
     mkdirSync(odd);
     writeFileSync(Buffer.concat([odd, Buffer.from('/inner')]), 'w'.repeat(5000));
     writeFileSync(Buffer.concat([Buffer.from(`${root}/f`), Buffer.from([0xff, 0xfe])]), 'v'.repeat(7000));
-    expect(await pool.run(root)).toEqual(duUsage(root));
-    expect(await pool.run(`${root}/`)).toEqual(duUsage(root));
+    expect((await run(root)).usage).toEqual(duUsage(root));
+    expect((await run(`${root}/`)).usage).toEqual(duUsage(root));
   });
 
   it('on random small trees (property)', async () => {
@@ -83,10 +83,10 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
         fc.record({ kind: fc.constant('dir' as const), children: fc.array(tie('tree'), { maxLength: 5 }) }),
       ),
     }));
-    let run = 0;
+    let n0 = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(tree, { maxLength: 6 }), async (children) => {
-        const root = join(tmp.path, `prop-${source}-${run++}`);
+        const root = join(tmp.path, `prop-${fanOut}-${n0++}`);
         mkdirSync(root);
         const files: string[] = [];
         let n = 0;
@@ -108,9 +108,32 @@ describe.each(['fast', 'portable'] as const)('walker (%s lstat) equals GNU du -s
           }
         };
         for (const child of children) build(root, child);
-        expect(await pool.run(root)).toEqual(duUsage(root));
+        expect((await run(root)).usage).toEqual(duUsage(root));
       }),
       { numRuns: 40 },
     );
   });
+});
+
+it('stops every piece of a fanned-out walk on abort and rejects with the reason', async () => {
+  const root = join(tmp.path, 'fan-abort');
+  for (let d = 0; d < 8; d++) {
+    mkdirSync(join(root, `d${d}`), { recursive: true });
+    for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `f${f}`), 'a');
+  }
+  const early = new AbortController();
+  early.abort(new Error('before'));
+  const started = pool.stats().started;
+  await expect(pool.run(root, { fanOut: true, signal: early.signal })).rejects.toThrow('before');
+  expect(pool.stats().started).toBe(started);
+  const controller = new AbortController();
+  const walk = pool.run(root, { fanOut: true, signal: controller.signal });
+  const reason = new Error('stop');
+  setImmediate(() => controller.abort(reason));
+  await expect(walk).rejects.toBe(reason);
+  expect(pool.stats().queued).toBe(0);
+  // Pieces still in a worker's pipeline are rejected at once; the worker acknowledges them right after.
+  while (pool.stats().busy > 0) await new Promise((r) => setTimeout(r, 1));
+  // The pool is whole afterwards: a new fanned-out walk still agrees with du.
+  expect(await pool.run(root, { fanOut: true })).toEqual(duUsage(root));
 });
