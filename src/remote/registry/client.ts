@@ -93,12 +93,7 @@ export class RegistryClient {
   }
 
   /** Pushes the bytes of a file (a layer written to disk first, so uploads can resume). */
-  async pushBlobFile(
-    repository: string,
-    path: string,
-    digest: string,
-    options?: BlobPushOptions,
-  ): Promise<PushResult> {
+  async pushBlobFile(repository: string, path: string, digest: string, options?: BlobPushOptions): Promise<PushResult> {
     const { size } = await stat(path);
     return this.pushBlob(repository, fileBlobSource(path, digest, size), options);
   }

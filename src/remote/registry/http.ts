@@ -44,7 +44,8 @@ export class Deadline {
 /** Turns a thrown fetch/stream failure into the typed error: timeout, caller abort, or network. */
 export function transportError(err: unknown, deadline: Deadline, ctx: RegistryErrorContext): RegistryError {
   if (err instanceof RegistryError) return err;
-  if (deadline.timedOut) return new RegistryError('TIMEOUT', ctx, `no progress for ${deadline.idleMs} ms`, { cause: err });
+  if (deadline.timedOut)
+    return new RegistryError('TIMEOUT', ctx, `no progress for ${deadline.idleMs} ms`, { cause: err });
   if (deadline.signal.aborted) return new RegistryError('ABORTED', ctx, 'cancelled by the caller', { cause: err });
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));

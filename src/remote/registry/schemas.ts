@@ -10,7 +10,9 @@ export const MAX_SMALL_JSON_BYTES = 1024 * 1024;
 
 const digestSchema = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'not an OCI digest');
 const sha256Schema = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'not a sha256 digest');
-const mediaTypeSchema = z.string().regex(/^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}$/);
+const mediaTypeSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}$/, 'not a media type (type/subtype)');
 const annotationsSchema = z.record(z.string(), z.string());
 
 /** An OCI content descriptor; we only move sha256 content, so other algorithms are refused. */

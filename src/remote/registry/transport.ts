@@ -161,7 +161,12 @@ export class Transport {
     return {};
   }
 
-  private async pause(attempt: number, retryAfter: string | null, signal: AbortSignal | undefined, ctx: RegistryErrorContext) {
+  private async pause(
+    attempt: number,
+    retryAfter: string | null,
+    signal: AbortSignal | undefined,
+    ctx: RegistryErrorContext,
+  ) {
     try {
       await sleep(retryDelay(attempt, this.retryBaseMs, this.maxRetryDelayMs, retryAfter), signal);
     } catch (err) {
@@ -179,8 +184,10 @@ export class Transport {
     const challenge = header === null ? undefined : parseChallenge(header);
     const creds = await this.loadCredentials();
     if (challenge?.scheme === 'basic') {
-      if (creds === undefined) throw new RegistryError('UNAUTHORIZED', ctx, 'the registry asks for credentials and none are configured');
-      if (again || this.basic !== undefined) throw new RegistryError('UNAUTHORIZED', ctx, `credentials for ${JSON.stringify(creds.username)} were rejected`);
+      if (creds === undefined)
+        throw new RegistryError('UNAUTHORIZED', ctx, 'the registry asks for credentials and none are configured');
+      if (again || this.basic !== undefined)
+        throw new RegistryError('UNAUTHORIZED', ctx, `credentials for ${JSON.stringify(creds.username)} were rejected`);
       this.basic = basicAuthorization(creds);
       return;
     }
@@ -195,7 +202,8 @@ export class Transport {
     if (realm === undefined) throw new RegistryError('INVALID_RESPONSE', ctx, 'Bearer challenge without a realm');
     const tokenUrl = this.resolve(realm, ctx);
     if (challenge.params.service !== undefined) tokenUrl.searchParams.set('service', challenge.params.service);
-    const wanted = challenge.params.scope !== undefined ? [...new Set([...scopes, ...challenge.params.scope.split(' ')])] : scopes;
+    const wanted =
+      challenge.params.scope !== undefined ? [...new Set([...scopes, ...challenge.params.scope.split(' ')])] : scopes;
     for (const s of wanted) tokenUrl.searchParams.append('scope', s);
     const tokenCtx = { ...ctx, op: `${ctx.op} (token)`, status: undefined };
     const deadline = new Deadline(this.timeoutMs, undefined);
@@ -205,7 +213,11 @@ export class Transport {
         signal: deadline.signal,
       });
       if (res.status !== 200) {
-        throw await statusError(res, tokenCtx, res.status === 401 || res.status === 403 ? 'UNAUTHORIZED' : 'UNEXPECTED_STATUS');
+        throw await statusError(
+          res,
+          tokenCtx,
+          res.status === 401 || res.status === 403 ? 'UNAUTHORIZED' : 'UNEXPECTED_STATUS',
+        );
       }
       const body = await readBounded(res, MAX_SMALL_JSON_BYTES, tokenCtx, deadline);
       let json: unknown;
@@ -215,7 +227,8 @@ export class Transport {
         throw new RegistryError('INVALID_RESPONSE', tokenCtx, 'token answer is not JSON', { cause: err });
       }
       const parsed = tokenResponseSchema.safeParse(json);
-      if (!parsed.success) throw new RegistryError('INVALID_RESPONSE', tokenCtx, `token answer ${parsed.error.issues[0]?.message}`);
+      if (!parsed.success)
+        throw new RegistryError('INVALID_RESPONSE', tokenCtx, `token answer ${parsed.error.issues[0]?.message}`);
       this.tokens.set(scopes.join(' '), (parsed.data.token ?? parsed.data.access_token)!);
     } catch (err) {
       throw transportError(err, deadline, tokenCtx);
