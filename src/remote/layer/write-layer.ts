@@ -78,8 +78,11 @@ export async function writeLayer(
   } catch (err) {
     pack.destroy(err instanceof Error ? err : new Error(String(err)));
     await flow.catch(() => undefined);
-    await feed.catch(() => undefined);
-    throw err;
+    const fed = await feed.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw fed instanceof LayerError ? fed : err;
   }
   return {
     mediaType: LAYER_MEDIA_TYPES[compression],
@@ -141,14 +144,17 @@ async function headerFor(
 function addEntry(pack: Pack, header: EntryHeader, source: string | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (source === undefined) {
-      pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      // A whiteout is an empty regular file: tar-stream ends such an entry only when given its (empty) body.
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (header.type === 'file') pack.entry(header, Buffer.alloc(0), cb);
+      else pack.entry(header, cb);
       return;
     }
-    const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
     // A file that changed size since its lstat makes tar-stream fail the entry ("Size mismatch").
-    pipeline(createReadStream(source), sink).catch((err: unknown) =>
-      reject(new LayerError('SOURCE_INVALID', header.name, 'changed or unreadable while being packed', { cause: err })),
-    );
+    const fail = (err: unknown) =>
+      reject(new LayerError('SOURCE_INVALID', header.name, 'changed or unreadable while being packed', { cause: err }));
+    const sink = pack.entry(header, (err) => (err ? fail(err) : resolve()));
+    pipeline(createReadStream(source), sink).catch(fail);
   });
 }
 
