@@ -31,26 +31,29 @@ async function parentAndChild() {
 }
 
 describe('native layer round trip: diff -> tar -> apply onto a copy of the parent', () => {
-  it.each<Compression>(['gzip', 'zstd', 'uncompressed'])('reproduces the child tree exactly (%s)', async (compression) => {
-    const { parent, child } = await parentAndChild();
-    const blob = join(work, 'layer.blob');
-    const info = await writeLayer(diffTrees(child, parent), createWriteStream(blob), { compression });
-    expect(info.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(info.mediaType).toBe(
-      compression === 'uncompressed'
-        ? 'application/vnd.oci.image.layer.v1.tar'
-        : `application/vnd.oci.image.layer.v1.tar+${compression}`,
-    );
-    if (compression === 'uncompressed') expect(info.diffId).toBe(info.digest);
-    else expect(info.size).toBeLessThan(info.uncompressedSize);
+  it.each<Compression>(['gzip', 'zstd', 'uncompressed'])(
+    'reproduces the child tree exactly (%s)',
+    async (compression) => {
+      const { parent, child } = await parentAndChild();
+      const blob = join(work, 'layer.blob');
+      const info = await writeLayer(diffTrees(child, parent), createWriteStream(blob), { compression });
+      expect(info.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(info.mediaType).toBe(
+        compression === 'uncompressed'
+          ? 'application/vnd.oci.image.layer.v1.tar'
+          : `application/vnd.oci.image.layer.v1.tar+${compression}`,
+      );
+      if (compression === 'uncompressed') expect(info.diffId).toBe(info.digest);
+      else expect(info.size).toBeLessThan(info.uncompressedSize);
 
-    const target = join(work, 'target');
-    await copyTree(parent, target);
-    const applied = await applyLayer(createReadStream(blob), target, { compression, diffId: info.diffId });
-    expect(applied.diffId).toBe(info.diffId);
-    expect(await diffDirs(target, child)).toEqual([]);
-    expect(await mtimes(target)).toEqual(await mtimes(child));
-  });
+      const target = join(work, 'target');
+      await copyTree(parent, target);
+      const applied = await applyLayer(createReadStream(blob), target, { compression, diffId: info.diffId });
+      expect(applied.diffId).toBe(info.diffId);
+      expect(await diffDirs(target, child)).toEqual([]);
+      expect(await mtimes(target)).toEqual(await mtimes(child));
+    },
+  );
 
   it('records deletions as OCI whiteouts and leaves unchanged files out', async () => {
     const { parent, child } = await parentAndChild();

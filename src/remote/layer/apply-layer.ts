@@ -96,6 +96,8 @@ export async function applyLayer(
           cause: err,
         });
   });
+  // Observed at once so an early failure is not reported as unhandled; awaited below.
+  flow.catch(() => undefined);
   const state = new ApplyState(root, options);
   let entries = 0;
   try {
