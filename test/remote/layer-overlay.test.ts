@@ -12,7 +12,14 @@ async function overlayUnavailable(): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'cachekit-ovl-probe-'));
   try {
     for (const d of ['l', 'u', 'w', 'm']) await mkdir(join(dir, d));
-    await exec('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dir}/l,upperdir=${dir}/u,workdir=${dir}/w`, `${dir}/m`]);
+    await exec('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${dir}/l,upperdir=${dir}/u,workdir=${dir}/w`,
+      `${dir}/m`,
+    ]);
     await exec('umount', [`${dir}/m`]);
     return undefined;
   } catch (err) {
@@ -40,7 +47,14 @@ async function mountOverlay(lower: string, upper: string, name: string): Promise
   const merged = join(work, `${name}-merged`);
   await mkdir(workdir);
   await mkdir(merged);
-  await exec('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${workdir}`, merged]);
+  await exec('mount', [
+    '-t',
+    'overlay',
+    'overlay',
+    '-o',
+    `lowerdir=${lower},upperdir=${upper},workdir=${workdir}`,
+    merged,
+  ]);
   mounted.push(merged);
   return merged;
 }
