@@ -12,6 +12,7 @@ import {
   sha256Digest,
 } from '../../src/remote/registry/index.js';
 import { type RegistryServer, registryUnavailable, startRegistry } from './registry-server.js';
+import { startTokenServer, type TokenServer } from './token-server.js';
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry auth tests skipped: ${unavailable}`);
@@ -115,5 +116,40 @@ describe('references and challenges', () => {
       scheme: 'basic',
       params: { realm: 'cachekit-test' },
     });
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('Bearer token auth against docker-registry', () => {
+  let tokens: TokenServer;
+  let server: RegistryServer;
+  let dir: string;
+  const user = { username: 'ci', password: 'token-pass' };
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cachekit-token-'));
+    tokens = await startTokenServer(dir, user);
+    server = await startRegistry({ token: tokens });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tokens?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers the Bearer challenge with a token for the repository scope, then pushes and pulls', async () => {
+    const client = new RegistryClient(server.host, { auth: user });
+    const data = randomBytes(4096);
+    const digest = sha256Digest(data);
+    expect((await client.pushBlobBytes('team/tok', data, digest)).outcome).toBe('uploaded');
+    expect(await client.headBlob('team/tok', digest)).toEqual({ digest, size: 4096 });
+    expect(tokens.requests.some((r) => r.scope.includes('repository:team/tok:pull,push') && r.user === 'ci')).toBe(
+      true,
+    );
+  });
+
+  it('a token service refusing the password is a typed UNAUTHORIZED error', async () => {
+    const client = new RegistryClient(server.host, { auth: { username: 'ci', password: 'nope' } });
+    const err = await client.headBlob('team/tok', sha256Digest(Buffer.from('y'))).catch((e: unknown) => e);
+    expect(isRegistryError(err, 'UNAUTHORIZED')).toBe(true);
+    expect((err as Error).message).toContain(server.host);
   });
 });

@@ -22,6 +22,8 @@ export function registryUnavailable(): string | undefined {
 export interface RegistryServerOptions {
   /** Require htpasswd Basic auth with this user. */
   user?: { username: string; password: string };
+  /** Require Bearer tokens from a token service (distribution's `auth: token`). */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 /** A private docker-registry on 127.0.0.1: its own port, storage directory and config file. */
@@ -77,6 +79,17 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
     const hash = bcrypt.hashSync(options.user.password, 5);
     await writeFile(join(dir, 'htpasswd'), `${options.user.username}:${hash}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: cachekit-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
+  if (options.token !== undefined) {
+    const t = options.token;
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${t.realm}`,
+      `    service: ${t.service}`,
+      `    issuer: ${t.issuer}`,
+      `    rootcertbundle: ${t.rootCertBundle}`,
+    );
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
