@@ -54,6 +54,8 @@ export async function changeChild(dir: string): Promise<void> {
   await writeFile(join(dir, 'setuid'), 'suid\n');
   await chmod(join(dir, 'setuid'), 0o4755);
   await chmod(join(dir, 'script.sh'), 0o700);
+  await writeFile(join(dir, 'no-access'), 'locked\n');
+  await chmod(join(dir, 'no-access'), 0o000);
   if (process.getuid?.() === 0) await chown(join(dir, 'etc/conf.d/keep'), 1234, 5678);
   // 64 MiB apparent size with 3 small islands of data.
   const fh = await open(join(dir, 'sparse.img'), 'w');

@@ -111,7 +111,8 @@ async function headerFor(
   const st = change.stat;
   const base = {
     name: change.path,
-    mode: Number(st.mode & 0o7777n),
+    // The type bits keep a mode of 000 non-zero: tar-stream would replace 0 by its default, and masks them off.
+    mode: Number(st.mode),
     uid: Number(st.uid),
     gid: Number(st.gid),
     mtime: new Date(Number(st.mtimeMs)),
