@@ -1,8 +1,17 @@
 import { assign, fromPromise, setup } from 'xstate';
 
 /**
- * The lifecycle of one cache record. Pure: the engine provides the three
- * snapshot actors (prepare, finalize, remove) with `machine.provide()`.
+ * The lifecycle of one cache record, and the one home of its rules. Pure: the
+ * engine provides the three snapshot actors (prepare, finalize, remove) with
+ * `machine.provide()`.
+ *
+ * What the engine needs to know about a state it reads from here, never from
+ * a state's name:
+ * - tags say what a state is (`mutable`, `immutable`, `held`, `dormant`,
+ *   `committedContent`, `busy`);
+ * - `meta.stored` is the state's durable projection in metadata;
+ * - `meta.refusals` names the error code and reason of every event the state
+ *   does not take (`'*'` for the rest), so errors and docs come from here.
  *
  * A record is live (has an actor) only while something holds it or I/O runs;
  * dormant records are restored from metadata with `resolveState`.
@@ -20,6 +29,16 @@ export interface RecordContext {
   used: boolean;
   lastUsedAt?: number;
   usageCount: number;
+  /** Why the record is being removed, once it is. */
+  removalReason?: string;
+  /** The failure of the record's last snapshot I/O, with the step that failed. */
+  ioError?: RecordIoError;
+}
+
+/** A snapshot step that failed, kept in the context for the operation that waits on it. */
+export interface RecordIoError {
+  step: 'prepare' | 'finalize' | 'remove';
+  error: unknown;
 }
 
 export type RecordEvent =
@@ -33,11 +52,47 @@ export type RecordEvent =
   | { type: 'CHILD_REMOVED' }
   | { type: 'REMOVE'; reason: string };
 
+export type RecordEventType = RecordEvent['type'];
+
 /** Input of a new record; a dormant record is restored with `resolveState` instead. */
 export interface RecordInput {
   id: string;
   retain: boolean;
 }
+
+/** The durable projection of a state, as metadata stores it. */
+export type StoredRecordState = 'mutable' | 'frozen' | 'committed' | 'removing';
+
+/** The error a refused event gets: LOCKED while the refusal may pass, INVALID when it never will. */
+export type RefusalCode = 'LOCKED' | 'INVALID' | 'NOT_FOUND';
+
+export interface Refusal {
+  code: RefusalCode;
+  reason: string;
+}
+
+/** What a state's `meta` says; a leaf's entries override its parent's. */
+export interface RecordStateMeta {
+  stored?: StoredRecordState;
+  refusals?: Partial<Record<RecordEventType | '*', Refusal>>;
+}
+
+/** The tags a state may carry, and what each means to the engine. */
+export type RecordTag =
+  /** Content may still change: no size is cached, the snapshot is the active one. */
+  | 'mutable'
+  /** Content is fixed (frozen or committed). */
+  | 'immutable'
+  /** Held by a ref of its own (or by I/O in flight, see `busy`). */
+  | 'held'
+  /** No holder and no I/O: the actor may be stopped and the record kept as an index entry. */
+  | 'dormant'
+  /** The content lives in the committed snapshot; otherwise in the active one. */
+  | 'committedContent'
+  /** Snapshot I/O in flight. */
+  | 'busy'
+  /** On the way out: the snapshot is being removed and the record goes with it. */
+  | 'removal';
 
 /** Placeholder I/O actors: the engine replaces them with real snapshotter calls. */
 const pendingIo = fromPromise<void, { id: string }>(async () => {
@@ -48,11 +103,18 @@ const pendingIo = fromPromise<void, { id: string }>(async () => {
 const closeUsePeriod = (ctx: RecordContext, at: number): Partial<RecordContext> =>
   ctx.used ? { used: false, lastUsedAt: at, usageCount: ctx.usageCount + 1 } : {};
 
+const refuse = (code: RefusalCode, reason: string): Refusal => ({ code, reason });
+
+/** Refusals shared by states whose record is between creation and removal steps. */
+const inTransit = (what: string): RecordStateMeta['refusals'] => ({ '*': refuse('LOCKED', `it is ${what}`) });
+
 export const recordMachine = setup({
   types: {
     context: {} as RecordContext,
     events: {} as RecordEvent,
     input: {} as RecordInput,
+    tags: {} as RecordTag,
+    meta: {} as RecordStateMeta,
   },
   actors: {
     prepareSnapshot: pendingIo,
@@ -78,6 +140,8 @@ export const recordMachine = setup({
     dropMutable: assign(({ context, event }) =>
       closeUsePeriod(context, event.type === 'RELEASE_MUTABLE' ? event.at : Date.now()),
     ),
+    discardUncommitted: assign({ removalReason: 'mutable ref released without commit' }),
+    keepRemovalReason: assign(({ event }) => (event.type === 'REMOVE' ? { removalReason: event.reason } : {})),
     commitToRef: assign({ refs: 1 }),
     takeInput: assign(({ event }) => {
       const { input } = event as unknown as { input: RecordInput };
@@ -85,6 +149,17 @@ export const recordMachine = setup({
     }),
     addChild: assign(({ context }) => ({ children: context.children + 1 })),
     removeChild: assign(({ context }) => ({ children: Math.max(0, context.children - 1) })),
+    clearIoError: assign({ ioError: undefined }),
+    keepPrepareError: assign(({ event }) => ({
+      ioError: { step: 'prepare' as const, error: (event as { error?: unknown }).error },
+      removalReason: `preparing its snapshot failed: ${describeError((event as { error?: unknown }).error)}`,
+    })),
+    keepFinalizeError: assign(({ event }) => ({
+      ioError: { step: 'finalize' as const, error: (event as { error?: unknown }).error },
+    })),
+    keepRemoveError: assign(({ event }) => ({
+      ioError: { step: 'remove' as const, error: (event as { error?: unknown }).error },
+    })),
   },
 }).createMachine({
   id: 'record',
@@ -99,39 +174,66 @@ export const recordMachine = setup({
   },
   states: {
     creating: {
+      tags: ['mutable', 'held', 'busy'],
+      meta: { refusals: inTransit('still being created') },
       invoke: {
         id: 'prepare',
         src: 'prepareSnapshot',
         input: ({ context }) => ({ id: context.id }),
         onDone: 'mutable.held',
-        onError: 'removed',
+        onError: { target: 'removed', actions: 'keepPrepareError' },
       },
     },
     mutable: {
       description: 'Writable. Held by at most one MutableRef, or by none when retained.',
+      meta: {
+        stored: 'mutable',
+        refusals: { '*': refuse('INVALID', 'it is mutable and has no immutable ref to act on') },
+      },
       initial: 'held',
       states: {
         held: {
+          tags: ['mutable', 'held'],
+          meta: {
+            refusals: {
+              ACQUIRE: refuse('LOCKED', 'it is held by a mutable ref'),
+              ACQUIRE_MUTABLE: refuse('LOCKED', 'it is already held by a mutable ref'),
+              REMOVE: refuse('LOCKED', 'it is held by a mutable ref'),
+            },
+          },
           entry: 'takeMutable',
           on: {
             COMMIT: { target: '#record.frozen.held', actions: 'commitToRef' },
             RELEASE_MUTABLE: [
               { guard: 'retained', target: 'idle', actions: 'dropMutable' },
-              { target: '#record.removing', actions: 'dropMutable' },
+              { target: '#record.removing', actions: ['dropMutable', 'discardUncommitted'] },
             ],
           },
         },
         idle: {
+          tags: ['mutable', 'dormant'],
+          meta: {
+            refusals: {
+              REMOVE: refuse('LOCKED', 'records are built on it'),
+              COMMIT: refuse('INVALID', 'no mutable ref holds it'),
+              RELEASE_MUTABLE: refuse('INVALID', 'no mutable ref holds it'),
+            },
+          },
           on: {
             ACQUIRE_MUTABLE: 'held',
+            // BuildKit's rule: getting an idle retained mutable record freezes it.
             ACQUIRE: { target: '#record.frozen.held', actions: 'takeRef' },
-            REMOVE: { guard: 'childless', target: '#record.removing' },
+            REMOVE: { guard: 'childless', target: '#record.removing', actions: 'keepRemovalReason' },
           },
         },
       },
     },
     frozen: {
       description: 'Content fixed, snapshot not yet committed (lazy commit).',
+      meta: {
+        stored: 'frozen',
+        refusals: { '*': refuse('INVALID', 'it is frozen: its content is fixed') },
+      },
       initial: 'held',
       on: {
         ACQUIRE: { target: '.held', actions: 'takeRef' },
@@ -139,24 +241,48 @@ export const recordMachine = setup({
       },
       states: {
         held: {
+          tags: ['immutable', 'held'],
+          meta: {
+            refusals: {
+              ACQUIRE_MUTABLE: refuse('LOCKED', 'it is held by immutable refs'),
+              REMOVE: refuse('LOCKED', 'it is held by immutable refs'),
+            },
+          },
           always: { guard: 'unreferenced', target: 'released' },
           on: { RELEASE: { actions: 'dropRef' } },
         },
         released: {
+          tags: ['immutable', 'dormant'],
+          meta: {
+            refusals: {
+              REMOVE: refuse('LOCKED', 'records are built on it'),
+              RELEASE: refuse('INVALID', 'no ref holds it'),
+            },
+          },
           on: {
+            // Thaw: a frozen record no one holds may be taken back as mutable.
             ACQUIRE_MUTABLE: '#record.mutable.held',
-            REMOVE: { guard: 'childless', target: '#record.removing' },
+            REMOVE: { guard: 'childless', target: '#record.removing', actions: 'keepRemovalReason' },
           },
         },
       },
     },
     finalizing: {
+      tags: ['immutable', 'busy'],
+      meta: {
+        stored: 'frozen',
+        refusals: {
+          ACQUIRE_MUTABLE: refuse('INVALID', 'it is being committed and can never be mutable again'),
+          '*': refuse('LOCKED', 'its snapshot is being committed'),
+        },
+      },
+      entry: 'clearIoError',
       invoke: {
         id: 'finalize',
         src: 'finalizeSnapshot',
         input: ({ context }) => ({ id: context.id }),
         onDone: 'committed',
-        onError: 'frozen',
+        onError: { target: 'frozen', actions: 'keepFinalizeError' },
       },
       on: {
         ACQUIRE: { actions: 'takeRef' },
@@ -165,30 +291,56 @@ export const recordMachine = setup({
     },
     committed: {
       description: 'Finalized in the snapshotter: immutable forever.',
+      meta: {
+        stored: 'committed',
+        refusals: {
+          ACQUIRE_MUTABLE: refuse('INVALID', 'it is committed and can never be mutable again'),
+          '*': refuse('INVALID', 'it is committed'),
+        },
+      },
       initial: 'held',
       on: { ACQUIRE: { target: '.held', actions: 'takeRef' } },
       states: {
         held: {
+          tags: ['immutable', 'held', 'committedContent'],
+          meta: { refusals: { REMOVE: refuse('LOCKED', 'it is held by immutable refs') } },
           always: { guard: 'unreferenced', target: 'released' },
           on: { RELEASE: { actions: 'dropRef' } },
         },
         released: {
-          on: { REMOVE: { guard: 'childless', target: '#record.removing' } },
+          tags: ['immutable', 'dormant', 'committedContent'],
+          meta: {
+            refusals: {
+              REMOVE: refuse('LOCKED', 'records are built on it'),
+              RELEASE: refuse('INVALID', 'no ref holds it'),
+            },
+          },
+          on: { REMOVE: { guard: 'childless', target: '#record.removing', actions: 'keepRemovalReason' } },
         },
       },
     },
     removing: {
+      tags: ['busy', 'removal'],
+      meta: { stored: 'removing', refusals: { '*': refuse('NOT_FOUND', 'it is being removed') } },
+      entry: 'clearIoError',
       invoke: {
         id: 'remove',
         src: 'removeSnapshot',
         input: ({ context }) => ({ id: context.id }),
         onDone: 'removed',
-        onError: 'removed',
+        onError: { target: 'removed', actions: 'keepRemoveError' },
       },
     },
-    removed: { type: 'final' },
+    removed: {
+      type: 'final',
+      meta: { refusals: { '*': refuse('NOT_FOUND', 'it was removed') } },
+    },
   },
 });
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 export type RecordMachine = typeof recordMachine;
 
@@ -206,37 +358,3 @@ export const RECORD_STATES = [
   'removed',
 ] as const;
 export type RecordState = (typeof RECORD_STATES)[number];
-
-/** States in which the record has no holder and no I/O, so its actor may be stopped. */
-export const DORMANT_STATES: ReadonlySet<RecordState> = new Set([
-  'mutable.idle',
-  'frozen.released',
-  'committed.released',
-]);
-
-export type RejectionCode = 'LOCKED' | 'INVALID';
-
-/**
- * Why an event is not accepted in a state: the rules behind each missing
- * transition, so the engine reports them without guessing.
- */
-export function rejectionOf(state: RecordState, event: RecordEvent['type']): { code: RejectionCode; reason: string } {
-  const committedLike = state.startsWith('committed') || state === 'finalizing';
-  switch (event) {
-    case 'ACQUIRE':
-      if (state === 'mutable.held') return { code: 'LOCKED', reason: 'it is held by a mutable ref' };
-      break;
-    case 'ACQUIRE_MUTABLE':
-      if (committedLike) return { code: 'INVALID', reason: 'it is committed and can never be mutable again' };
-      if (state === 'mutable.held') return { code: 'LOCKED', reason: 'it is already held by a mutable ref' };
-      if (state === 'frozen.held') return { code: 'LOCKED', reason: 'it is held by immutable refs' };
-      break;
-    case 'REMOVE':
-      return { code: 'LOCKED', reason: `it is ${state} and may have refs or children` };
-    default:
-      break;
-  }
-  if (state === 'creating' || state === 'removing' || state === 'removed')
-    return { code: 'LOCKED', reason: `it is ${state}` };
-  return { code: 'INVALID', reason: `${event} is not allowed when ${state}` };
-}

@@ -1,14 +1,43 @@
-// Snapshots: containerd's contract and its implementations.
-export * from './snapshot/index.js';
+// The public API of cachekit, as docs/api.md lists it. Nothing else is exported: tests and
+// benchmarks reach internals by relative imports.
 
-// The cache manager.
-export { CacheManager, openCacheManager, type CacheManagerOptions, type ManagerInspection } from './cache/manager.js';
-export * from './cache/events.js';
-export type { RecordView, RecordsDelta } from './cache/observe.js';
-export type { TransitionReport } from './cache/record-table.js';
-export type { InFlightOperation, OperationReport } from './cache/supervisor.js';
+// Opening a cache, records and refs.
+export {
+  CacheManager,
+  openCacheManager,
+  type ManagerInspection,
+  type RecordsOptions,
+} from './cache/manager.js';
+export type { CacheManagerOptions } from './cache/open.js';
+export type { OpenOptions, NewOptions } from './cache/options.js';
+export {
+  ImmutableRef,
+  MutableRef,
+  type MountedRef,
+  type MountOptions,
+  type RecordMetadata,
+} from './cache/refs.js';
+export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
+export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/reconcile.js';
+
+// Disk usage, prune and GC.
+export type { DiskUsageOptions, DiskUsageProgress } from './cache/disk-usage.js';
+export type { UsageInfo } from './cache/usage.js';
 export type { PrunedRecord } from './cache/prune.js';
-export * from './cache/policy/index.js';
+export {
+  computeKeepBytes,
+  defaultGcPolicy,
+  planPrune,
+  PolicyError,
+  isPolicyError,
+  type DiskStats,
+  type KeepBytes,
+  type PruneDecision,
+  type PruneInfo,
+  type PrunePlannerInput,
+  type PruneRule,
+  type RecordSummary,
+} from './cache/policy/index.js';
 export {
   parseSize,
   parseBytes,
@@ -17,24 +46,57 @@ export {
   formatDuration,
   UnitParseError,
   type DiskPercent,
-} from './cli/units.js';
-export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
-export { ImmutableRef, MutableRef, type MountedRef, type MountOptions, type RecordMetadata } from './cache/refs.js';
-export type { OpenOptions, NewOptions } from './cache/options.js';
-export type { UsageInfo } from './cache/usage.js';
-export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/reconcile.js';
-export type { Inspector } from './cache/supervisor.js';
+} from './units/index.js';
+
+// Observing.
+export * from './cache/events.js';
+export type { RecordView, RecordsDelta } from './cache/observe.js';
+export type { TransitionReport } from './cache/records/record-index.js';
+export type { InFlightOperation, OperationReport, Inspector } from './cache/supervisor/host.js';
 export {
   recordMachine,
   RECORD_STATES,
   type RecordState,
   type RecordContext,
   type RecordEvent,
+  type RecordTag,
+  type RecordStateMeta,
+  type Refusal,
+  type RefusalCode,
 } from '../machines/record.machine.js';
-export { managerMachine, type ManagerEvent, type OperationEvent } from '../machines/manager.machine.js';
+export {
+  supervisorMachine,
+  type SupervisorContext,
+  type SupervisorEvent,
+  type OperationEvent,
+} from '../machines/supervisor.machine.js';
 
-// Sizes.
-export * from './size/index.js';
+// Snapshotters: containerd's contract and two implementations.
+export type {
+  Info,
+  Usage,
+  Mount,
+  SnapshotKind,
+  SnapshotOptions,
+  UsageOptions,
+  WalkFn,
+  Snapshotter,
+} from './snapshot/types.js';
+export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './snapshot/errors.js';
+export { NativeSnapshotter } from './snapshot/native/native-snapshotter.js';
+export { OverlaySnapshotter } from './snapshot/overlay/overlay-snapshotter.js';
+export { mountAll, unmount, withMount, MountError } from './snapshot/mount.js';
+export {
+  parseFilters,
+  matchFilter,
+  FilterSyntaxError,
+  isFilterSyntaxError,
+  type FilterExpr,
+  type FieldLookup,
+  type FilterParseOptions,
+} from './filters/index.js';
 
-// The live inspector page: started with cm.serveInspector(), loaded on demand.
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/index.js';
+// The live inspector page: serveInspector(cm, options); its server and renderer load on the first call.
+export { serveInspector } from './inspector/serve.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField } from './inspector/server.js';
+export type { InspectorSource } from './inspector/source.js';

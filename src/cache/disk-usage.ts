@@ -4,7 +4,9 @@ import type { SizeService } from '../size/size-service.js';
 import type { Usage } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 import { isPolicyError, matchesPruneFilters, parsePruneFilters } from './policy/index.js';
-import type { RecordTable } from './record-table.js';
+import type { RecordIndex } from './records/record-index.js';
+import { hasTag } from './records/rules.js';
+import { sizeKey } from './keys.js';
 import { inUseSet, usageSummary, type UsageInfo } from './usage.js';
 
 export interface DiskUsageOptions {
@@ -26,7 +28,7 @@ export interface DiskUsageProgress {
 }
 
 export interface DiskUsageDeps {
-  table: RecordTable;
+  table: RecordIndex;
   sizes: SizeService;
   /** Measures a record's snapshot the way the snapshotter's `usage` does. */
   measure(id: string, state: RecordState, signal: AbortSignal): Promise<Usage>;
@@ -40,15 +42,15 @@ export interface DiskUsageDeps {
 const SCAN_CHUNK = 250;
 
 /** The key under which concurrent sizings of one record's current content share a walk. */
-export const sizeKey = (id: string, state: RecordState) => `${id}@${state.split('.')[0]}`;
+export { sizeKey };
 
-function baseInfo(table: RecordTable, id: string, inUse: Set<string>): UsageInfo | undefined {
+function baseInfo(table: RecordIndex, id: string, inUse: Set<string>): UsageInfo | undefined {
   const meta = table.meta(id);
   const state = table.stateOf(id);
   if (!meta || !state || state === 'removed') return undefined;
   return {
     id,
-    mutable: state.startsWith('mutable') || state === 'creating',
+    mutable: hasTag(state, 'mutable'),
     inUse: inUse.has(id),
     size: 0,
     createdAt: new Date(meta.createdAt),

@@ -72,6 +72,20 @@ export const SizeFailedEventSchema = z.strictObject({
   reason: z.string(),
   at,
 });
+/** A stored record failed its schema; it is skipped everywhere and left untouched on disk. */
+export const RecordCorruptEventSchema = z.strictObject({
+  type: z.literal('record.corrupt'),
+  id: z.string(),
+  reason: z.string(),
+  at,
+});
+/** A metadata write failed; the operation waiting on it, if any, rejected with the cause. */
+export const WriteFailedEventSchema = z.strictObject({
+  type: z.literal('metadata.writeFailed'),
+  id: z.string(),
+  message: z.string(),
+  at,
+});
 export const EventsDroppedEventSchema = z.strictObject({
   type: z.literal('events.dropped'),
   count: z.number().int().positive(),
@@ -89,6 +103,8 @@ export const CacheEventSchema = z.discriminatedUnion('type', [
   GcErrorEventSchema,
   SizeProgressEventSchema,
   SizeFailedEventSchema,
+  WriteFailedEventSchema,
+  RecordCorruptEventSchema,
   EventsDroppedEventSchema,
 ]);
 

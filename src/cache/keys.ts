@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { RecordState } from '../../machines/record.machine.js';
+import { hasTag, stateFacts } from './records/rules.js';
 
 /**
  * Snapshot keys of a record. A record keeps one id for life; its snapshot is
@@ -27,4 +29,14 @@ export function newRecordId(): string {
   let id = '';
   for (const b of bytes) id += ALPHABET[b % 36];
   return id;
+}
+
+/** Snapshot key of the record's current content, as the machine's `committedContent` tag says. */
+export function contentKey(id: string, state: RecordState): string {
+  return hasTag(state, 'committedContent') ? committedKey(id) : activeKey(id);
+}
+
+/** The key under which concurrent sizings of one record's current content share a walk. */
+export function sizeKey(id: string, state: RecordState): string {
+  return `${id}@${stateFacts(state).stored ?? state}`;
 }

@@ -1,194 +1,160 @@
 import { join } from 'node:path';
-import { defer, lastValueFrom, of, reduce, tap, toArray, type Observable } from 'rxjs';
-import { MetadataStore } from '../metadata/store.js';
-import type { Snapshotter, Usage } from '../snapshot/types.js';
+import { defer, lastValueFrom, Observable, of, reduce, tap, toArray } from 'rxjs';
+import type { RecordState } from '../../machines/record.machine.js';
+import { SizeService } from '../size/size-service.js';
+import type { Usage } from '../snapshot/types.js';
+import { diskUsage$, type DiskUsageOptions } from './disk-usage.js';
 import { CacheError, isCacheError } from './errors.js';
-import { mountRecord } from './mounts.js';
-import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
-import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
-import { NewOptionsSchema, OpenOptionsSchema, parseOptions, type NewOptions, type OpenOptions } from './options.js';
-import { loadRecords, reconcile, type ReconcileReport } from './reconcile.js';
-import {
-  ImmutableRef,
-  MutableRef,
-  type MountedRef,
-  type MountOptions,
-  type RecordMetadata,
-  type RefHost,
-} from './refs.js';
-import { contentKey, Supervisor, type InFlightOperation, type Inspector } from './supervisor.js';
 import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
-import { RecordObserver, viewFilter, type RecordsDelta, type RecordView } from './observe.js';
-import type { TransitionReport } from './record-table.js';
-import type { InspectorOptions, InspectorServer } from '../inspector/index.js';
-import type { UsageInfo } from './usage.js';
-import { diskUsage$, sizeKey, type DiskUsageOptions } from './disk-usage.js';
-import { SizeService } from '../size/size-service.js';
 import { GcScheduler } from './gc.js';
+import { contentKey, sizeKey } from './keys.js';
+import { mountRecord } from './mounts.js';
+import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
+import { type CacheManagerOptions, checkOptions, type Engine, openEngine } from './open.js';
+import { NewOptionsSchema, type NewOptions, parseOptions } from './options.js';
 import type { PruneInfo } from './policy/index.js';
-import { prune$, validatePolicies, type PrunedRecord } from './prune.js';
-import type { RecordState } from '../../machines/record.machine.js';
+import { type PrunedRecord, prune$, validatePolicies } from './prune.js';
+import type { ReconcileReport } from './reconcile.js';
+import type { TransitionReport } from './records/record-index.js';
+import { hasTag } from './records/rules.js';
+import { hostOf, ImmutableRef, MutableRef, type RecordMetadata, type RefHost } from './refs.js';
+import type { InFlightOperation } from './supervisor/host.js';
+import type { UsageInfo } from './usage.js';
 
-export interface CacheManagerOptions extends OpenOptions {
-  /** Receives XState inspection events from the supervisor and every record actor. */
-  inspect?: Inspector;
-  /** Policies run in the background after releases (at most once a minute) and shortly after open. */
-  gcPolicy?: PruneInfo[];
-  /** Background GC pacing, in ms; defaults: 60000 between runs, 1000 after open. */
-  gcInterval?: number;
-  gcInitialDelay?: number;
-  /** Events each events$ subscriber may have waiting before it loses the oldest; default 4096. */
-  eventBufferSize?: number;
-  /** Set false to turn events$ off entirely (it then completes at once). */
-  events?: boolean;
-}
+export type { CacheManagerOptions } from './open.js';
 
 /** What `inspect()` reports: a consistent picture of the engine at one moment. */
 export interface ManagerInspection {
-  status: string;
+  /** The supervisor's state: opening, reconciling, ready, draining, closed or failed. */
+  readonly status: string;
   /** Operations decided whose I/O or durable write is still running. */
-  queueDepth: number;
-  inFlight: InFlightOperation[];
-  records: number;
+  readonly queueDepth: number;
+  readonly inFlight: readonly InFlightOperation[];
+  readonly records: number;
   /** Records per state; dormant records are counted by their stored state. */
-  states: Partial<Record<RecordState, number>>;
-  liveActors: number;
+  readonly states: Partial<Record<RecordState, number>>;
+  readonly liveActors: number;
   /** Size walks started since open, running now, and waiting for a slot. */
-  sizing: { walksStarted: number; active: number; waiting: number };
+  readonly sizing: { readonly walksStarted: number; readonly active: number; readonly waiting: number };
+}
+
+/** Options of `records$`. */
+export interface RecordsOptions {
+  /** containerd-syntax filters over id, state, parent, description, type; or a predicate. */
+  filter?: string[] | ((view: RecordView) => boolean);
 }
 
 /**
  * The cache manager: BuildKit's Accessor and Controller over records whose
  * lifecycles are XState actors, decided one at a time by a supervisor actor.
+ * A facade: decisions live in the supervisor and the record machine, I/O in
+ * the record actors, persistence in the record index.
  */
-export class CacheManager implements RefHost {
+export class CacheManager {
   private readonly events: EventHub;
   /**
    * Every state change, removal, operation and repair, as it happens. Hot;
    * each subscriber has a bounded buffer and is told when it lost events.
    */
   readonly events$: Observable<CacheEvent>;
-  private readonly observer: RecordObserver;
-  startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
+  private observer!: RecordObserver;
+  private engine!: Engine;
   private closing: Promise<void> | undefined;
   private gc: GcScheduler | undefined;
   private readonly sizes = new SizeService();
+  /** What this manager's refs call; not reachable from outside. */
+  private readonly refHost: RefHost;
+  /** Streams in flight, each with how close() ends it. */
+  private readonly streams = new Set<() => void>();
 
-  private constructor(
-    readonly root: string,
-    private readonly snapshotter: Snapshotter,
-    private readonly supervisor: Supervisor,
-    eventBufferSize: number,
-    eventsEnabled: boolean,
-    /** Opened to look at a root another process may own: every change is refused. */
-    readonly readOnly: boolean,
-  ) {
+  private constructor(eventBufferSize: number, eventsEnabled: boolean) {
     this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256, enabled: eventsEnabled });
     this.events$ = this.events.events$;
-    const { table } = supervisor;
-    table.transitions.subscribe((t) => this.events.emitLazy(() => ({ type: 'record.transition', ...t })));
-    table.removals.subscribe(({ id, reason }) =>
-      this.events.emitLazy(() => ({ type: 'record.removed', id, reason, at: Date.now() })),
-    );
-    this.observer = new RecordObserver(table, (id) => this.describe(id));
+    this.refHost = this.makeRefHost();
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
-    const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } =
-      options ?? ({} as CacheManagerOptions);
-    if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
-      throw new CacheError(
-        'INVALID',
-        `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`,
-      );
-    const opts = parseOptions(OpenOptionsSchema, rest, 'cache manager options');
-    const gcPolicies = gcPolicy === undefined ? undefined : validatePolicies(gcPolicy, 'gcPolicy');
-    const lock: OwnerLock | undefined = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
-    let snapshotter: Snapshotter | undefined;
-    let store: MetadataStore | undefined;
-    try {
-      store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
-      const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
-      const ownSnapshotter = kind !== 'custom';
-      snapshotter =
-        typeof opts.snapshotter === 'object'
-          ? opts.snapshotter
-          : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
-      const pending: CacheEvent[] = [];
-      let manager: CacheManager | undefined;
-      const s = snapshotter;
-      const st = store;
-      const supervisor = new Supervisor({
-        snapshotter: s,
-        store: st,
-        onOperation: (report) => manager?.events.emitLazy(() => ({ type: 'op', ...report, at: Date.now() })),
-        ...(inspect ? { inspect } : {}),
-        reconcile: async (table) => {
-          // A read-only opener must not repair anything: the owner may be mid-operation.
-          if (opts.readOnly) {
-            const records = loadRecords(
-              st.all(() => {}),
-              table,
-            );
-            if (manager) manager.startup = { records, snapshots: 0, repairs: [] };
-            return;
-          }
-          const report = await reconcile(st, s, table, (entry) =>
-            pending.push({ type: 'reconcile', ...entry, at: Date.now() }),
-          );
-          if (manager) manager.startup = report;
-        },
-        onClosed: async () => {
-          await st.close();
-          if (ownSnapshotter) await s.close();
-          lock?.release();
-        },
-      });
-      manager = new CacheManager(opts.root, s, supervisor, eventBufferSize ?? 4096, events !== false, opts.readOnly);
-      await supervisor.start();
-      // Repairs happen before anyone can subscribe: every subscriber gets them first.
-      manager.events.setReplay(pending);
-      if (gcPolicies && !opts.readOnly) manager.startGc(gcPolicies, gcInterval ?? 60_000, gcInitialDelay ?? 1_000);
-      return manager;
-    } catch (err) {
-      await store?.close().catch(() => {});
-      if (typeof opts.snapshotter !== 'object') await snapshotter?.close().catch(() => {});
-      lock?.release();
-      throw err;
-    }
+    const opts = checkOptions(options);
+    const manager = new CacheManager(opts.eventBufferSize, opts.events);
+    const repairs: CacheEvent[] = [];
+    manager.engine = await openEngine(opts, {
+      onOperation: (report) => manager.events.emitLazy(() => ({ type: 'op', ...report, at: Date.now() })),
+      onRepair: (event) => repairs.push(event),
+      onCorrupt: (id, error) =>
+        manager.events.emit({
+          type: 'record.corrupt',
+          id,
+          reason: error instanceof Error ? error.message : String(error),
+          at: Date.now(),
+        }),
+      onWriteError: (id, error) =>
+        manager.events.emit({ type: 'metadata.writeFailed', id, message: String(error), at: Date.now() }),
+    });
+    manager.wire();
+    // Repairs happen before anyone can subscribe: every subscriber gets them first.
+    manager.events.setReplay(repairs);
+    if (opts.gcPolicies && !opts.readOnly) manager.startGc(opts.gcPolicies, opts.gcInterval, opts.gcInitialDelay);
+    return manager;
+  }
+
+  /** The root directory this manager owns (or looks at, read-only). */
+  get root(): string {
+    return this.engine.root;
+  }
+
+  /** Opened to look at a root another process may own: every change is refused. */
+  get readOnly(): boolean {
+    return this.engine.readOnly;
+  }
+
+  /** What start-up found and repaired. */
+  get startup(): ReconcileReport {
+    return this.engine.startup;
   }
 
   /** An immutable ref to a record; freezes an idle retained mutable record (BuildKit's rule). */
   async get(id: string): Promise<ImmutableRef> {
-    this.ensureWritable('get');
-    await this.supervisor.request<string>({ type: 'GET', id });
-    return new ImmutableRef(this, id);
+    this.ensureOpen('get');
+    await this.engine.supervisor.request<string>({ type: 'GET', id });
+    return new ImmutableRef(this.refHost, id);
   }
 
-  /** A new mutable record on top of `parent` (finalized first when frozen). */
+  /** A new mutable record on top of `parent` (committed first when frozen). */
   async new(parent?: ImmutableRef | null, options?: NewOptions): Promise<MutableRef> {
-    this.ensureWritable('new');
+    this.ensureOpen('new');
     const opts = parseOptions(NewOptionsSchema, options, 'new options');
     if (parent != null && !(parent instanceof ImmutableRef))
       throw new CacheError('INVALID', 'new: parent is not an ImmutableRef');
+    if (parent && hostOf(parent) !== this.refHost)
+      throw new CacheError('INVALID', `new: parent ref to record ${parent.id} belongs to another cache manager`);
     if (parent?.isReleased)
       throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
-    const id = await this.supervisor.request<string>({ type: 'NEW', parent: parent?.id ?? null, options: opts });
+    const id = await this.engine.supervisor.request<string>({
+      type: 'NEW',
+      parent: parent?.id ?? null,
+      options: opts,
+    });
     this.events.emitLazy(() => ({
       type: 'record.created',
       id,
       ...(parent ? { parent: parent.id } : {}),
       at: Date.now(),
     }));
-    return new MutableRef(this, id);
+    return new MutableRef(this.refHost, id);
   }
 
   /** Takes a mutable record back: an idle retained one, or a frozen one no one holds (thaw). */
   async getMutable(id: string): Promise<MutableRef> {
-    this.ensureWritable('getMutable');
-    await this.supervisor.request<string>({ type: 'GET_MUTABLE', id });
-    return new MutableRef(this, id);
+    this.ensureOpen('getMutable');
+    await this.engine.supervisor.request<string>({ type: 'GET_MUTABLE', id });
+    return new MutableRef(this.refHost, id);
+  }
+
+  /** Removes one unreferenced record (the building block of prune). */
+  remove(id: string, reason = 'removed'): Promise<void> {
+    this.ensureOpen('remove');
+    return this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason });
   }
 
   /**
@@ -198,17 +164,22 @@ export class CacheManager implements RefHost {
    */
   diskUsage$(options: DiskUsageOptions = {}): Observable<UsageInfo> {
     this.ensureOpen('diskUsage');
-    const { table } = this.supervisor;
-    return diskUsage$(
-      {
-        table,
-        sizes: this.sizes,
-        measure: (id, state, signal) => this.snapshotter.usage(contentKey(id, state), { signal }),
-        remember: (id, state, usage) => this.rememberSize(id, state, usage),
-        onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
-        onSizeFailed: (id, reason) => this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
-      },
-      options,
+    const { index, snapshotter } = this.engine;
+    return this.endedByClose(
+      'diskUsage',
+      'error',
+      diskUsage$(
+        {
+          table: index,
+          sizes: this.sizes,
+          measure: (id, state, signal) => snapshotter.usage(contentKey(id, state), { signal }),
+          remember: (id, state, usage) => this.rememberSize(id, state, usage),
+          onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
+          onSizeFailed: (id, reason) =>
+            this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
+        },
+        options,
+      ),
     );
   }
 
@@ -219,31 +190,36 @@ export class CacheManager implements RefHost {
 
   /** One record's usage; concurrent callers share one walk, and a known immutable size is reused. */
   size$(id: string): Observable<Usage> {
-    return defer(() => {
-      this.ensureOpen('size');
-      const state = this.supervisor.table.stateOf(id);
-      if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
-      const stored = this.supervisor.table.meta(id)?.usage;
-      if (stored && !state.startsWith('mutable')) return of(stored);
-      return this.sizes
-        .size$(sizeKey(id, state), { measure: (signal) => this.snapshotter.usage(contentKey(id, state), { signal }) })
-        .pipe(tap((usage) => this.rememberSize(id, state, usage)));
-    });
+    return this.endedByClose(
+      'size',
+      'error',
+      defer(() => {
+        this.ensureOpen('size');
+        const { index, snapshotter } = this.engine;
+        const state = index.stateOf(id);
+        if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
+        const stored = index.meta(id)?.usage;
+        if (stored && !hasTag(state, 'mutable')) return of(stored);
+        return this.sizes
+          .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
+          .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+      }),
+    );
   }
 
   /** The record's current state, holders and metadata; NOT_FOUND when unknown. */
   describe(id: string): RecordView {
     this.ensureOpen('describe');
-    const { table } = this.supervisor;
-    const state = table.stateOf(id);
+    const { index } = this.engine;
+    const state = index.stateOf(id);
     if (state === undefined) throw new CacheError('NOT_FOUND', `record ${id} not found`);
-    const meta = table.meta(id);
+    const meta = index.meta(id);
     const metadata = this.metadataOf(id);
     return {
       id,
       state,
-      refs: table.contextOf(id)?.refs ?? 0,
-      children: table.childrenOf(id),
+      refs: index.contextOf(id)?.refs ?? 0,
+      children: index.childrenOf(id),
       parent: metadata.parent,
       size: meta?.usage?.size,
       metadata,
@@ -253,14 +229,15 @@ export class CacheManager implements RefHost {
   /** One record's view: now, then on every change; completes when the record is removed. */
   watch(id: string): Observable<RecordView> {
     this.ensureOpen('watch');
-    return this.observer.watch(id);
+    return this.endedByClose('watch', 'complete', this.observer.watch(id));
   }
 
   /** The whole cache as a live view: one snapshot, then upserts and removals. */
-  records$(options: { filter?: string[] | ((view: RecordView) => boolean) } = {}): Observable<RecordsDelta> {
+  records$(options: RecordsOptions = {}): Observable<RecordsDelta> {
     this.ensureOpen('records$');
     const { filter } = options;
-    return this.observer.records$(typeof filter === 'function' || filter === undefined ? filter : viewFilter(filter));
+    const matches = typeof filter === 'function' || filter === undefined ? filter : viewFilter(filter);
+    return this.endedByClose('records$', 'complete', this.observer.records$(matches));
   }
 
   /** The last transitions of a record used since open (at most 32), oldest first. */
@@ -269,22 +246,34 @@ export class CacheManager implements RefHost {
     return this.observer.history(id);
   }
 
+  /**
+   * A read-only cache shows the root as it was when opened; this re-reads what
+   * the owner has stored since, and `records$`, `watch` and `events$` report
+   * the differences. INVALID on a cache this process owns.
+   */
+  refresh(): void {
+    this.ensureOpen('refresh');
+    if (!this.readOnly) throw new CacheError('INVALID', 'refresh: only a read-only cache follows another owner');
+    this.engine.follow();
+  }
+
   /** Supervisor status, queue, in-flight operations, records per state and live actors. */
   inspect(): ManagerInspection {
-    const { table } = this.supervisor;
+    const { index, supervisor } = this.engine;
     const states: Partial<Record<RecordState, number>> = {};
-    for (const id of table.ids()) {
-      const state = table.stateOf(id)!;
+    for (const id of index.ids()) {
+      const state = index.stateOf(id)!;
       states[state] = (states[state] ?? 0) + 1;
     }
+    const { walksStarted, active, waiting } = this.sizes.stats();
     return {
-      status: this.supervisor.status,
-      queueDepth: this.supervisor.queueDepth,
-      inFlight: this.supervisor.inFlightOperations(),
-      records: table.size,
+      status: supervisor.status,
+      queueDepth: supervisor.queueDepth,
+      inFlight: supervisor.inFlightOperations(),
+      records: index.size,
       states,
-      liveActors: table.liveCount,
-      sizing: (({ walksStarted, active, waiting }) => ({ walksStarted, active, waiting }))(this.sizes.stats()),
+      liveActors: index.liveCount,
+      sizing: { walksStarted, active, waiting },
     };
   }
 
@@ -294,12 +283,15 @@ export class CacheManager implements RefHost {
    * removal in progress. `dryRun` emits the same records and removes none.
    */
   prune(...policies: PruneInfo[]): Observable<PrunedRecord> {
-    this.ensureWritable('prune');
+    this.ensureOpen('prune');
     const valid = validatePolicies(policies.length ? policies : [{}], 'prune policy');
-    return prune$(
+    if (this.readOnly && valid.some((p) => !p.dryRun))
+      throw new CacheError('INVALID', `prune: the cache at ${this.root} is open read-only`);
+    const run = prune$(
       { root: this.root, usage: () => this.diskUsage(), removeRecord: (id, reason) => this.remove(id, reason) },
       valid,
-    ).pipe(
+    );
+    return this.endedByClose('prune', 'error', run).pipe(
       tap((r) =>
         this.events.emitLazy(() => ({
           type: 'prune.removed',
@@ -314,20 +306,54 @@ export class CacheManager implements RefHost {
     );
   }
 
-  /** A live, read-only web view of this cache (loopback by default, a token required on every request). */
-  async serveInspector(options?: InspectorOptions): Promise<InspectorServer> {
-    // Loaded on demand: the page and its diagram renderer are not needed to run a cache.
-    const { serveInspector } = await import('../inspector/index.js');
-    return serveInspector(this, options);
-  }
-
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      // Streams end first, so none reads from stores that are about to close.
+      for (const end of [...this.streams]) end();
       await this.gc?.stop();
-      await this.supervisor.close();
+      await this.engine.supervisor.close();
       this.events.complete();
     })();
     await this.closing;
+  }
+
+  /**
+   * Ends `source` when the manager closes: a computation (disk usage, prune,
+   * size) with a CLOSED error, since its result would be incomplete; a live
+   * view (watch, records$) by completing, since it was complete up to then.
+   */
+  private endedByClose<T>(op: string, how: 'error' | 'complete', source: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      if (this.closing) {
+        subscriber.error(new CacheError('CLOSED', `${op}: the cache manager is closed`));
+        return;
+      }
+      // Plain callbacks, not the subscriber itself: unsubscribing the inner stream must leave ours open to end.
+      const inner = source.subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      const end = () => {
+        inner.unsubscribe();
+        if (how === 'complete') subscriber.complete();
+        else subscriber.error(new CacheError('CLOSED', `${op}: the cache manager was closed before it finished`));
+      };
+      this.streams.add(end);
+      return () => {
+        this.streams.delete(end);
+        inner.unsubscribe();
+      };
+    });
+  }
+
+  private wire(): void {
+    const { index } = this.engine;
+    index.transitions.subscribe((t) => this.events.emitLazy(() => ({ type: 'record.transition', ...t })));
+    index.removals.subscribe(({ id, reason }) =>
+      this.events.emitLazy(() => ({ type: 'record.removed', id, reason, at: Date.now() })),
+    );
+    this.observer = new RecordObserver(index, (id) => this.describe(id));
   }
 
   private startGc(policies: PruneInfo[], interval: number, initialDelay: number): void {
@@ -348,15 +374,13 @@ export class CacheManager implements RefHost {
       },
       { interval, initialDelay },
     );
-    this.supervisor.table.transitions.subscribe((t) => {
+    this.engine.index.transitions.subscribe((t) => {
       if (t.event === 'RELEASE' || t.event === 'RELEASE_MUTABLE') this.gc?.poke();
     });
   }
 
-  // RefHost: what refs call back into.
-
-  metadataOf(id: string): RecordMetadata {
-    const meta = this.supervisor.table.meta(id);
+  private metadataOf(id: string): RecordMetadata {
+    const meta = this.engine.index.meta(id);
     if (!meta) throw new CacheError('NOT_FOUND', `record ${id} not found`);
     return {
       description: meta.description,
@@ -368,73 +392,63 @@ export class CacheManager implements RefHost {
     };
   }
 
-  async mountRecord(id: string, options: MountOptions): Promise<MountedRef> {
-    this.ensureOpen('mount');
-    const state = this.supervisor.table.stateOf(id);
-    if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);
-    return mountRecord(this.snapshotter, join(this.root, 'mounts'), id, contentKey(id, state), options);
+  private makeRefHost(): RefHost {
+    const request = <T>(op: Parameters<Engine['supervisor']['request']>[0]) => {
+      this.ensureOpen(op.type.toLowerCase());
+      return this.engine.supervisor.request<T>(op);
+    };
+    return {
+      metadataOf: (id) => this.metadataOf(id),
+      ensureOpen: (op) => this.ensureOpen(op),
+      mountRecord: async (id, options) => {
+        this.ensureOpen('mount');
+        const { index, snapshotter } = this.engine;
+        const state = index.stateOf(id);
+        if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);
+        return mountRecord(snapshotter, join(this.root, 'mounts'), id, contentKey(id, state), options);
+      },
+      sizeOf: (id, { signal }) =>
+        new Promise<Usage>((resolve, reject) => {
+          if (signal?.aborted) return reject(signal.reason);
+          const sub = this.size$(id).subscribe({ next: resolve, error: reject });
+          signal?.addEventListener(
+            'abort',
+            () => {
+              sub.unsubscribe();
+              reject(signal.reason);
+            },
+            { once: true },
+          );
+        }),
+      release: (id, mutable) => request<void>({ type: 'RELEASE', id, mutable }),
+      commit: async (id) => {
+        await request<string>({ type: 'COMMIT', id });
+      },
+      finalize: (id) => request<void>({ type: 'FINALIZE', id }),
+      clone: (id) => {
+        this.ensureOpen('clone');
+        this.engine.supervisor.requestSync<string>({ type: 'CLONE', id });
+      },
+    };
   }
 
-  sizeOf(id: string, options: { signal?: AbortSignal }): Promise<Usage> {
-    const { signal } = options;
-    return new Promise<Usage>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const sub = this.size$(id).subscribe({ next: resolve, error: reject });
-      signal?.addEventListener(
-        'abort',
-        () => {
-          sub.unsubscribe();
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    });
-  }
-
-  release(id: string, mutable: boolean): Promise<void> {
-    return this.supervisor.request<void>({ type: 'RELEASE', id, mutable });
-  }
-
-  async commit(id: string): Promise<ImmutableRef> {
-    await this.supervisor.request<string>({ type: 'COMMIT', id });
-    return new ImmutableRef(this, id);
-  }
-
-  finalize(id: string): Promise<void> {
-    return this.supervisor.request<void>({ type: 'FINALIZE', id });
-  }
-
-  clone(id: string): ImmutableRef {
-    this.supervisor.requestSync<string>({ type: 'CLONE', id });
-    return new ImmutableRef(this, id);
-  }
-
-  /** Removes one unreferenced record (the building block of prune). */
-  remove(id: string, reason = 'removed'): Promise<void> {
-    this.ensureWritable('remove');
-    return this.supervisor.request<void>({ type: 'REMOVE', id, reason });
-  }
-
-  /** Keeps a computed size of immutable content, unless the record changed meanwhile. */
+  /** Keeps a computed size of immutable content; the supervisor decides (and skips it read-only). */
   private rememberSize(id: string, state: RecordState, usage: Usage): void {
-    const { table } = this.supervisor;
-    const now = table.stateOf(id);
-    if (this.readOnly || state.startsWith('mutable') || now === undefined || sizeKey(id, now) !== sizeKey(id, state))
-      return;
-    void table.updateMeta(id, (m) => ({ ...m, usage })).catch(() => {});
+    if (hasTag(state, 'mutable') || this.closing) return;
+    this.engine.supervisor
+      .request<void>({ type: 'REMEMBER_SIZE', id, state, usage: { size: usage.size, inodes: usage.inodes } })
+      .catch(() => {
+        // A read-only cache refuses it, and a record may go meanwhile: a size memo is only an optimisation.
+      });
   }
 
   private ensureOpen(op: string): void {
-    if (this.closing || this.supervisor.status === 'closed')
+    if (this.closing || this.engine.supervisor.status === 'closed')
       throw new CacheError('CLOSED', `${op}: the cache manager is closed`);
-  }
-
-  private ensureWritable(op: string): void {
-    this.ensureOpen(op);
-    if (this.readOnly) throw new CacheError('INVALID', `${op}: the cache at ${this.root} is open read-only`);
   }
 }
 
+/** Opens (and, unless read-only, creates and repairs) the cache at `options.root`. */
 export function openCacheManager(options: CacheManagerOptions): Promise<CacheManager> {
   return CacheManager.open(options);
 }

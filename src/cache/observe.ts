@@ -1,8 +1,8 @@
 import { Observable } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
-import type { RecordTable, TransitionReport } from './record-table.js';
+import type { RecordIndex, TransitionReport } from './records/record-index.js';
 import type { RecordMetadata } from './refs.js';
-import { isFilterSyntaxError, matchFilter, parseFilters } from '../snapshot/filters.js';
+import { isFilterSyntaxError, matchFilter, parseFilters, showFilter } from '../filters/index.js';
 import { CacheError } from './errors.js';
 
 /** Fields a records$ filter may name, in containerd's syntax. */
@@ -17,7 +17,7 @@ export function viewFilter(filters: readonly string[]): (view: RecordView) => bo
     if (isFilterSyntaxError(err))
       throw new CacheError(
         'INVALID',
-        `records$ filter ${JSON.stringify(err.filter)}: ${err.reason} at offset ${err.position}`,
+        `records$ filter ${showFilter(err.filter)}: ${err.reason} at offset ${err.position}`,
       );
     throw err;
   }
@@ -74,7 +74,7 @@ export class RecordObserver {
   private readonly histories = new Map<string, TransitionReport[]>();
 
   constructor(
-    private readonly table: RecordTable,
+    private readonly table: RecordIndex,
     private readonly view: (id: string) => RecordView,
     private readonly options: ObserverOptions = { historyLength: 32, historyRecords: 10_000 },
   ) {

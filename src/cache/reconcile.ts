@@ -3,7 +3,8 @@ import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
 import { isSnapshotError } from '../snapshot/errors.js';
 import type { Info, Snapshotter } from '../snapshot/types.js';
 import { activeKey, committedKey, parseSnapshotKey } from './keys.js';
-import { dormantStateOf, type RecordTable } from './record-table.js';
+import type { RecordIndex } from './records/record-index.js';
+import { dormantStateOf } from './records/rules.js';
 
 export type ReconcileAction =
   | 'removed-orphan-snapshot'
@@ -12,7 +13,9 @@ export type ReconcileAction =
   | 'removed-unretained-mutable'
   | 'repaired-commit'
   | 'completed-removal'
-  | 'kept-corrupt-record';
+  | 'kept-corrupt-record'
+  | 'unmounted-leaked-mount'
+  | 'kept-busy-mount';
 
 export interface ReconcileEntry {
   action: ReconcileAction;
@@ -34,7 +37,7 @@ export interface ReconcileReport {
 export async function reconcile(
   store: MetadataStore,
   snapshotter: Snapshotter,
-  table: RecordTable,
+  table: RecordIndex,
   report: (entry: ReconcileEntry) => void,
 ): Promise<ReconcileReport> {
   const repairs: ReconcileEntry[] = [];
@@ -151,7 +154,7 @@ export async function reconcile(
 }
 
 /** Registers stored records as dormant, with their child counts; `removing` ones are left out. */
-export function loadRecords(records: Iterable<RecordMeta>, table: RecordTable): number {
+export function loadRecords(records: Iterable<RecordMeta>, table: RecordIndex): number {
   const kept = [...records].filter((m) => m.state !== 'removing');
   const children = new Map<string, number>();
   for (const meta of kept)

@@ -1,5 +1,5 @@
 import type { RecordSummary } from './policy/index.js';
-import type { RecordTable } from './record-table.js';
+import type { RecordIndex } from './records/record-index.js';
 
 /** One record in a disk-usage report, shaped like BuildKit's UsageInfo. */
 export interface UsageInfo {
@@ -18,15 +18,14 @@ export interface UsageInfo {
 }
 
 /** Records held right now by a ref of their own (children do not count here). */
-export function heldDirectly(table: RecordTable, id: string): boolean {
-  const state = table.stateOf(id);
-  if (state === undefined) return false;
-  if (state === 'mutable.held' || state === 'creating' || state === 'removing') return true;
+export function heldDirectly(table: RecordIndex, id: string): boolean {
+  // Held by a ref of its own, or doing snapshot I/O (which holds it too), as the machine's tags say.
+  if (table.is(id, 'held') || table.is(id, 'busy')) return true;
   return (table.contextOf(id)?.refs ?? 0) > 0;
 }
 
 /** Ids in use: directly held ones and every ancestor of them. Only live records can be held, so only they are visited. */
-export function inUseSet(table: RecordTable): Set<string> {
+export function inUseSet(table: RecordIndex): Set<string> {
   const inUse = new Set<string>();
   for (const id of [...table.liveIds()]) {
     if (!heldDirectly(table, id)) continue;

@@ -1,19 +1,22 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { describeOwner, lockHolder } from '../cache/owner-lock.js';
 
-/** Who owns a cache root, from its lock file: the pid and whether that process is alive. */
-export function ownerOf(root: string): { pid: number; alive: boolean } | undefined {
-  let pid: number;
-  try {
-    pid = Number.parseInt(readFileSync(join(root, 'LOCK'), 'utf8').trim(), 10);
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return { pid, alive: true };
-  } catch (err) {
-    return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
-  }
+/** The owner as `inspect --format json` shows it: `alive` means it holds the root's lock right now. */
+export interface OwnerSummary {
+  readonly pid: number | null;
+  readonly alive: boolean;
+}
+
+/** Who owns a cache root, for `inspect`: a summary for JSON (null when nobody) and a line of text. */
+export interface OwnerView {
+  readonly summary: OwnerSummary | null;
+  readonly text: string;
+}
+
+/** Asks the owner lock itself (never a pid check); a bad LOCK throws its LockFileError. */
+export function ownerOf(root: string): OwnerView {
+  const holder = lockHolder(root);
+  if (holder === undefined || (!holder.held && holder.owner === undefined)) return { summary: null, text: 'none' };
+  const summary = { pid: holder.owner?.pid ?? null, alive: holder.held };
+  if (holder.held) return { summary, text: describeOwner(holder.owner) };
+  return { summary, text: `none (${describeOwner(holder.owner)} is gone and left its LOCK behind)` };
 }

@@ -1,5 +1,6 @@
 import type { UsageInfo } from '../cache/usage.js';
-import { formatAge, formatSize } from './units.js';
+import { CELL_MAX, terminalText } from './escape.js';
+import { formatAge, formatSize } from '../units/index.js';
 
 /** A table like `docker buildx du`: id, reclaimable, size, last used; then totals. */
 export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): string {
@@ -7,7 +8,7 @@ export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): 
   const lines = [['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED']];
   for (const u of sorted)
     lines.push([
-      u.id + (u.mutable ? '*' : ''),
+      terminalText(u.id, { max: CELL_MAX }) + (u.mutable ? '*' : ''),
       String(!u.inUse),
       formatSize(u.size),
       u.lastUsedAt ? `${formatAge(now - u.lastUsedAt.getTime())} ago` : '',
@@ -30,22 +31,23 @@ export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): 
   ].join('\n');
 }
 
-/** `--verbose`: one block per record with every field. */
+/** `--verbose`: one block per record with every field, values whole but escaped. */
 export function renderUsageVerbose(rows: readonly UsageInfo[]): string {
+  const t = (text: string) => terminalText(text);
   return rows
     .map((u) =>
       [
-        `ID:\t\t${u.id}`,
-        ...(u.parents.length ? [`Parent:\t\t${u.parents.join(', ')}`] : []),
+        `ID:\t\t${t(u.id)}`,
+        ...(u.parents.length ? [`Parent:\t\t${u.parents.map(t).join(', ')}`] : []),
         `Created at:\t${u.createdAt.toISOString()}`,
         `Mutable:\t${u.mutable}`,
         `Reclaimable:\t${!u.inUse}`,
         `Shared:\t\t${u.shared}`,
         `Size:\t\t${formatSize(u.size)}`,
-        ...(u.description ? [`Description:\t${u.description}`] : []),
+        ...(u.description ? [`Description:\t${t(u.description)}`] : []),
         `Usage count:\t${u.usageCount}`,
         ...(u.lastUsedAt ? [`Last used:\t${u.lastUsedAt.toISOString()}`] : []),
-        `Type:\t\t${u.recordType}`,
+        `Type:\t\t${t(u.recordType)}`,
       ].join('\n'),
     )
     .join('\n\n');

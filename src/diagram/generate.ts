@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { managerMachine } from '../../machines/manager.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { recordMachine } from '../../machines/record.machine.js';
 import { drawMachine } from './machine-diagram.js';
+import { recordRulesMarkdown } from './rules-table.js';
 import { allStates, statePath } from './walk.js';
 
 /**
@@ -28,10 +29,10 @@ export const MACHINE_DIAGRAMS: readonly MachineDiagramSpec[] = [
       'The lifecycle of one cache record: created mutable, frozen by commit, finalized into the snapshotter, released, removed.',
   },
   {
-    name: 'manager',
-    machine: managerMachine,
+    name: 'supervisor',
+    machine: supervisorMachine,
     summary:
-      'The supervisor: reconciles at open, then decides every manager operation one at a time until it is closed.',
+      'The supervisor: opens and reconciles the root, decides every operation one at a time (refusing every change when read-only), drains on close; a failed start-up keeps its cause.',
   },
 ];
 
@@ -63,6 +64,11 @@ function readme(specs: readonly MachineDiagramSpec[]): string {
     lines.push(`Files: [SVG](${spec.name}.svg) · [text](${spec.name}.txt) · [Mermaid](${spec.name}.mmd)`, '');
     const described = stateDescriptions(spec.machine);
     if (described.length > 0) lines.push('States:', '', ...described, '');
+    if (spec.name === 'record')
+      lines.push(
+        'The refusal of every event in every state, with its code and reason: [record-rules.md](record-rules.md).',
+        '',
+      );
   }
   return `${lines.join('\n').replace(/\n+$/, '')}\n`;
 }
@@ -77,6 +83,7 @@ export function generateDiagramFiles(specs: readonly MachineDiagramSpec[] = MACH
     files.set(`${spec.name}.txt`, ascii);
   }
   files.set('README.md', readme(specs));
+  files.set('record-rules.md', recordRulesMarkdown(GENERATED_NOTE));
   return files;
 }
 

@@ -27,16 +27,25 @@ export class DeltaCoalescer {
     return this.pending.size;
   }
 
-  /** Everything buffered, emptied; undefined when nothing changed. */
-  drain(): CoalescedDeltas | undefined {
+  /**
+   * The oldest changes, up to about `maxBytes` of JSON (at least one), taken out of the buffer;
+   * undefined when nothing changed. What is left stays buffered for the next drain, still one entry
+   * per record, so a page applying the drains in order ends at the latest row of every record.
+   */
+  drain(maxBytes = Number.POSITIVE_INFINITY): CoalescedDeltas | undefined {
     if (this.pending.size === 0) return undefined;
     const upserts: RecordRow[] = [];
     const removes: string[] = [];
+    let bytes = 0;
     for (const [id, row] of this.pending) {
+      // A comma and the JSON of the row or the quoted id.
+      const size = 1 + (row ? Buffer.byteLength(JSON.stringify(row)) : Buffer.byteLength(JSON.stringify(id)));
+      if (bytes > 0 && bytes + size > maxBytes) break;
+      bytes += size;
       if (row) upserts.push(row);
       else removes.push(id);
+      this.pending.delete(id);
     }
-    this.pending.clear();
     return { upserts, removes };
   }
 }

@@ -1,52 +1,87 @@
-import { recordMachine } from '../../machines/record.machine.js';
-import { machineToMermaid, renderSvg } from '../diagram/index.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { RECORD_STATES, type RecordState } from '../../machines/record.machine.js';
+
+/**
+ * The record statechart as the page and `cachekit inspect <id>` show it: drawn
+ * once per state at build time (`npm run build`, scripts/record-diagrams.ts),
+ * because the Mermaid renderer weighs 10 MB and is a dev dependency. At run
+ * time the drawings are plain files next to the page's other assets.
+ */
 
 export interface RecordDiagramOptions {
-  /** Leaf state → records in it; states with no records are left unnumbered. */
-  counts?: Readonly<Record<string, number>>;
-  /** Dotted state path drawn as current. */
+  /** Dotted leaf state drawn as current; none draws the plain chart. */
   highlight?: string;
+}
+
+/** The folder the build writes the drawings into; it ships inside the package. */
+export const RECORD_DIAGRAM_DIR = new URL('./assets/diagrams/', import.meta.url);
+
+/** File name of one drawing: `record.svg`, `record.<state>.svg`, and `.txt` for the terminal drawing. */
+export function recordDiagramFile(kind: 'svg' | 'txt', highlight?: RecordState): string {
+  return highlight === undefined ? `record.${kind}` : `record.${highlight}.${kind}`;
+}
+
+/** The drawings are missing: a source checkout that was never built. */
+export class RecordDiagramMissingError extends Error {
+  override readonly name = 'RecordDiagramMissingError';
+  constructor(readonly path: string) {
+    super(`record diagram ${path} is missing: run \`npm run build\`, which draws the statecharts`);
+  }
+}
+
+/** A state name that the record machine does not have. */
+export class RecordDiagramStateError extends Error {
+  override readonly name = 'RecordDiagramStateError';
+  constructor(readonly state: string) {
+    super(`record diagram for state ${JSON.stringify(state)}: not a record state (${RECORD_STATES.join(', ')})`);
+  }
+}
+
+function isRecordState(state: string): state is RecordState {
+  return (RECORD_STATES as readonly string[]).includes(state);
+}
+
+function readDrawing(dir: URL, file: string): string {
+  const url = new URL(file, dir);
+  try {
+    return readFileSync(url, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RecordDiagramMissingError(fileURLToPath(url));
+    throw error;
+  }
 }
 
 /**
  * beautiful-mermaid's SVG pulls a web font from Google; the inspector must work
- * offline and fetch nothing from elsewhere, so the import goes and the SVG
- * falls back to the system font it already names.
+ * offline and fetch nothing from elsewhere, so the build drops the import and
+ * the SVG falls back to the system font it already names.
  */
 export function stripExternalImports(svg: string): string {
   return svg.replace(/^\s*@import\s+url\([^)]*\)\s*;?\s*$/gm, '');
 }
 
-const MAX_CACHED = 64;
+/** The terminal drawing of the record machine with `state` marked. */
+export function recordDiagramText(state: string, dir: URL = RECORD_DIAGRAM_DIR): string {
+  if (!isRecordState(state)) throw new RecordDiagramStateError(state);
+  return readDrawing(dir, recordDiagramFile('txt', state));
+}
 
 /**
- * Record-machine drawings, cached by their options: the per-record view asks
- * for the same ten highlights over and over, and layout costs milliseconds.
+ * The page's SVG drawings, all read when the inspector starts (eleven small
+ * files), so a missing build fails at start rather than on the first click.
  */
 export class RecordDiagrams {
-  private readonly cache = new Map<string, string>();
+  private readonly svgs = new Map<string, string>();
+
+  constructor(dir: URL = RECORD_DIAGRAM_DIR) {
+    this.svgs.set('', readDrawing(dir, recordDiagramFile('svg')));
+    for (const state of RECORD_STATES) this.svgs.set(state, readDrawing(dir, recordDiagramFile('svg', state)));
+  }
 
   draw(options: RecordDiagramOptions = {}): string {
-    const counts: Record<string, number> = {};
-    for (const [state, n] of Object.entries(options.counts ?? {})) if (n > 0) counts[state] = n;
-    const key = JSON.stringify([options.highlight ?? '', Object.entries(counts).sort()]);
-    const hit = this.cache.get(key);
-    if (hit !== undefined) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
-    // Flat, left to right: about 1700×600, readable across a page; the nested top-down drawing is 1340×1860.
-    const mermaid = machineToMermaid(recordMachine, {
-      layout: 'flat',
-      direction: 'LR',
-      counts,
-      ...(options.highlight === undefined ? {} : { highlight: options.highlight }),
-    });
-    const svg = renderSvg(mermaid);
-    const clean = stripExternalImports(svg);
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, clean);
-    return clean;
+    const svg = this.svgs.get(options.highlight ?? '');
+    if (svg === undefined) throw new RecordDiagramStateError(options.highlight ?? '');
+    return svg;
   }
 }

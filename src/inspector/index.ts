@@ -1,8 +1,13 @@
-export { serveInspector, InspectorOptionError } from './server.js';
-export type { InspectorOptions, InspectorServer, InspectorOptionField } from './server.js';
+export { serveInspector } from './serve.js';
+export { checkInspectorOptions, InspectorOptionError } from './server.js';
+export type { InspectorOptions, InspectorServer, InspectorOptionField, InspectorStats } from './server.js';
+export { statusOf, type InspectorSource } from './source.js';
+export { DEFAULT_INSPECTOR_LIMITS, type InspectorLimits } from './limits.js';
+export type { BindAddress } from './address.js';
 export type { RecordDetail, RecordsPage } from './routes.js';
 export type { RecordRow } from './rows.js';
 export type { InspectorStatus } from './status.js';
 export { DeltaCoalescer, type CoalescedDeltas } from './coalescer.js';
 export { RecordMirror, type RowDelta } from './mirror.js';
 export { RecordDiagrams, stripExternalImports, type RecordDiagramOptions } from './diagram.js';
+export { recordStateText, type RecordStateText } from './record-text.js';

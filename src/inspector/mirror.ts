@@ -1,5 +1,5 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { CacheManager } from '../cache/manager.js';
+import type { InspectorSource } from './source.js';
 import { toRow, type RecordRow } from './rows.js';
 
 /** A change to the mirrored table: the row as it is now, or the id of a row gone. */
@@ -19,11 +19,11 @@ export class RecordMirror {
   /** Rows in the order records first appeared, then every change. */
   readonly deltas$: Observable<RowDelta> = this.changes.asObservable();
 
-  constructor(private readonly cm: CacheManager) {}
+  constructor(private readonly source: InspectorSource) {}
 
   private ensureStarted(): void {
     if (this.subscription) return;
-    this.subscription = this.cm.records$().subscribe({
+    this.subscription = this.source.records$().subscribe({
       next: (delta) => {
         if (delta.type === 'snapshot') {
           for (const view of delta.records) this.rows.set(view.id, toRow(view));

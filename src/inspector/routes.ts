@@ -1,14 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
-import type { CacheManager } from '../cache/manager.js';
 import { isCacheError } from '../cache/errors.js';
 import type { Asset } from './assets.js';
 import type { RecordDiagrams } from './diagram.js';
 import type { RecordMirror } from './mirror.js';
 import type { RecordRow } from './rows.js';
-import { openEventStream } from './sse.js';
+import { openEventStream, streamOptions } from './sse.js';
+import type { InspectorLimits } from './limits.js';
 import type { InspectorStatus } from './status.js';
-import type { TransitionReport } from '../cache/record-table.js';
+import { statusOf, type InspectorSource } from './source.js';
+import type { TransitionReport } from '../cache/records/record-index.js';
 import type { RecordView } from '../cache/observe.js';
 
 /** What GET /api/record?id= answers: the record, its machine with the current state drawn, and its last transitions. */
@@ -26,12 +27,17 @@ export interface RecordsPage {
 }
 
 export interface RouteContext {
-  cm: CacheManager;
+  source: InspectorSource;
   html: string;
   assets: ReadonlyMap<string, Asset>;
   diagrams: RecordDiagrams;
   mirror: RecordMirror;
   status$: Observable<InspectorStatus>;
+  limits: InspectorLimits;
+  /** Event streams open now. */
+  openStreams(): number;
+  /** Counts an event-stream client dropped for not reading. */
+  dropped(): void;
   /** Registers an open event stream so closing the server can end it. */
   track(end: () => void): void;
   untrack(end: () => void): void;
@@ -54,21 +60,23 @@ function intParam(url: URL, name: string, fallback: number): number | undefined 
   return /^\d{1,9}$/.test(raw) ? Number(raw) : undefined;
 }
 
-/** Serves one authenticated GET. Every handler only reads the manager. */
+/** Serves one authenticated GET. Every handler only reads the source. */
 export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
-  const { cm } = ctx;
+  const { source } = ctx;
   switch (url.pathname) {
     case '/':
     case '/index.html':
       return sendText(res, 200, ctx.html, 'text/html; charset=utf-8');
     case '/api/stream': {
-      const end = openEventStream(cm, ctx.mirror, ctx.status$, res);
+      if (ctx.openStreams() >= ctx.limits.maxStreams)
+        return sendText(res, 503, `${ctx.limits.maxStreams} event streams are open already; close a page`);
+      const end = openEventStream(source, ctx.mirror, ctx.status$, res, streamOptions(ctx.limits), ctx.dropped);
       ctx.track(end);
       res.on('close', () => ctx.untrack(end));
       return;
     }
     case '/api/status':
-      return sendJson(res, 200, { ...cm.inspect(), at: Date.now() });
+      return sendJson(res, 200, { ...statusOf(source), at: Date.now() });
     case '/api/diagram':
       return sendText(res, 200, ctx.diagrams.draw(), 'image/svg+xml; charset=utf-8');
     case '/api/records': {
@@ -85,7 +93,7 @@ export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
       if (!id) return sendText(res, 400, 'record: query parameter id is required');
       let record: RecordView;
       try {
-        record = cm.describe(id);
+        record = source.describe(id);
       } catch (err) {
         if (isCacheError(err) && err.code === 'NOT_FOUND') return sendText(res, 404, `record ${id}: not found`);
         throw err;
@@ -93,7 +101,7 @@ export function route(ctx: RouteContext, url: URL, res: ServerResponse): void {
       const detail: RecordDetail = {
         record,
         svg: ctx.diagrams.draw({ highlight: record.state }),
-        history: cm.history(id),
+        history: source.history(id),
       };
       return sendJson(res, 200, detail);
     }

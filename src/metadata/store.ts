@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { CacheError } from '../cache/errors.js';
+import { MetadataError } from './errors.js';
 import { migrationPath } from './migrations.js';
 import { RecordMeta, SCHEMA_VERSION, SchemaVersion } from './schema.js';
 
@@ -20,6 +20,8 @@ const VERSION_KEY = 'schemaVersion';
  */
 export class MetadataStore {
   private constructor(
+    /** The store's directory, named in every error. */
+    readonly path: string,
     private readonly env: RootDatabase,
     private readonly records: Database<unknown, string>,
     private readonly settings: Database<unknown, string>,
@@ -30,25 +32,27 @@ export class MetadataStore {
     const readOnly = options.readOnly ?? false;
     if (!readOnly) mkdirSync(path, { recursive: true });
     else if (!existsSync(path))
-      throw new CacheError('NOT_FOUND', `no cache metadata at ${path}: not a cachekit root, or never opened`);
+      throw new MetadataError('NOT_FOUND', path, `no cache metadata at ${path}: not a cachekit root, or never opened`);
     // overlappingSync off: a commit's promise then means "on disk", which is what callers wait for.
     const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
     const records = env.openDB<unknown, string>({ name: 'records' });
-    const store = new MetadataStore(env, records, meta, readOnly);
+    const store = new MetadataStore(path, env, records, meta, readOnly);
     const stored = meta.get(VERSION_KEY);
     if (stored === undefined) {
       if (!readOnly) await meta.put(VERSION_KEY, SCHEMA_VERSION);
     } else {
       const parsed = SchemaVersion.safeParse(stored);
       if (!parsed.success)
-        throw new CacheError(
-          'INVALID',
+        throw new MetadataError(
+          'UNSUPPORTED_VERSION',
+          path,
           `metadata at ${path}: stored schema version ${JSON.stringify(stored)} is not a positive integer`,
         );
       if (parsed.data > SCHEMA_VERSION)
-        throw new CacheError(
-          'INVALID',
+        throw new MetadataError(
+          'UNSUPPORTED_VERSION',
+          path,
           `metadata at ${path}: schema version ${parsed.data} is newer than this cachekit understands (${SCHEMA_VERSION})`,
         );
       if (parsed.data < SCHEMA_VERSION && !readOnly) {
@@ -67,11 +71,11 @@ export class MetadataStore {
     return store;
   }
 
-  /** The record, validated; undefined when absent; a CacheError INVALID when the stored value is corrupt. */
+  /** The record, validated; undefined when absent; a MetadataError CORRUPT when the stored value is corrupt. */
   get(id: string): RecordMeta | undefined {
     const raw = this.records.get(id);
     if (raw === undefined) return undefined;
-    return parseStored(id, raw);
+    return parseStored(this.path, id, raw);
   }
 
   /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
@@ -95,7 +99,7 @@ export class MetadataStore {
   }
 
   async putSetting(key: string, value: unknown): Promise<void> {
-    if (this.readOnly) throw new CacheError('INVALID', 'metadata store is open read-only');
+    if (this.readOnly) throw this.readOnlyError(`setting ${key}`);
     await this.settings.put(key, value);
   }
 
@@ -111,7 +115,7 @@ export class MetadataStore {
   /** Applies the writes in one transaction; resolves once it is durable. */
   async write(writes: readonly MetadataWrite[]): Promise<void> {
     if (writes.length === 0) return;
-    if (this.readOnly) throw new CacheError('INVALID', 'metadata store is open read-only');
+    if (this.readOnly) throw this.readOnlyError(`${writes.length} record write(s)`);
     for (const w of writes) if ('put' in w) RecordMeta.parse(w.put);
     // Writes queued in one event turn commit in one transaction (lmdb-js eventTurnBatching), so these
     // land together; a plain put avoids the round trip to the write thread that transaction() costs.
@@ -125,6 +129,10 @@ export class MetadataStore {
     await this.records.put(id, value);
   }
 
+  private readOnlyError(what: string): MetadataError {
+    return new MetadataError('READ_ONLY', this.path, `metadata at ${this.path} is open read-only: ${what} refused`);
+  }
+
   async close(): Promise<void> {
     await this.env.close();
   }
@@ -134,12 +142,14 @@ function describeIssue(issue: { path: PropertyKey[]; message: string }): string 
   return `${issue.path.length ? issue.path.join('.') : 'value'} ${issue.message}`;
 }
 
-function parseStored(id: string, raw: unknown): RecordMeta {
+function parseStored(path: string, id: string, raw: unknown): RecordMeta {
   const result = RecordMeta.safeParse(raw);
   if (!result.success)
-    throw new CacheError(
-      'INVALID',
+    throw new MetadataError(
+      'CORRUPT',
+      path,
       `record ${id}: stored metadata is corrupt: ${result.error.issues.map(describeIssue).join('; ')}`,
+      { id },
     );
   return result.data;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
-import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from './filters.js';
+import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
 import { MetadataStore, type SnapshotRecord } from './store.js';
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from './types.js';
 import { normalizeLabels, validateKey } from './validate.js';

@@ -1,22 +1,20 @@
 export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './types.js';
-export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './errors.js';
+export {
+  SnapshotError,
+  isSnapshotError,
+  isSnapshotUnavailable,
+  TRANSIENT_SNAPSHOT_ERROR_CODES,
+  type SnapshotErrorCode,
+} from './errors.js';
 export { NativeSnapshotter, copyTree } from './native/native-snapshotter.js';
 export { OverlaySnapshotter, probeOverlay } from './overlay/overlay-snapshotter.js';
 export { mountAll, unmount, withMount, compactOverlayOptions, MountError } from './mount.js';
-export {
-  parseFilters,
-  matchFilter,
-  FilterSyntaxError,
-  isFilterSyntaxError,
-  quoteFilterValue,
-  type FilterExpr,
-  type FilterConjunction,
-  type FilterSelector,
-  type FilterOperator,
-  type FieldLookup,
-  type FieldRule,
-  type FilterParseOptions,
-} from './filters.js';
 export { SnapshotterCore, SNAPSHOT_FILTER_FIELDS, infoLookup, type SnapshotDriver } from './core.js';
 export { MAX_KEY_BYTES, MAX_LABEL_BYTES } from './validate.js';
 export { snapshotRecordSchema, type SnapshotRecord } from './store.js';
+export {
+  ContainerdSnapshotter,
+  containerdSnapshotterOptionsSchema,
+  type ContainerdSnapshotterOptions,
+} from './containerd/containerd-snapshotter.js';
+export type { CachekitLease } from './containerd/leases.js';

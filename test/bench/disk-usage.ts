@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultSizePool, openCacheManager } from '../../src/index.js';
+import { openCacheManager } from '../../src/index.js';
+import { defaultSizePool } from '../../src/size/index.js';
 import { median } from './report.js';
 
 const { values } = parseArgs({

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { openCacheManager, type CacheManager } from '../../src/index.js';
-import { serveInspector } from '../../src/inspector/index.js';
+import { openCacheManager, serveInspector, type CacheManager } from '../../src/index.js';
 import type { RecordRow } from '../../src/inspector/rows.js';
 import { median } from './report.js';
 

@@ -3,13 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  defaultSizePool,
-  isCacheError,
-  type CacheEvent,
-  type CacheManager,
-  type ImmutableRef,
-} from '../../src/index.js';
+import { isCacheError, type CacheEvent, type CacheManager, type ImmutableRef } from '../../src/index.js';
+import { defaultSizePool, isSizeError } from '../../src/size/index.js';
 import { cacheFixture } from './helpers.js';
 
 const duBytes = (dir: string) => Number(execFileSync('du', ['-s', '-B1', dir], { encoding: 'utf8' }).split('\t')[0]);
@@ -75,8 +70,13 @@ describe('disk usage as a stream', () => {
     expect(usage.find((u) => u.id === gone.id)!.size).toBe(0);
     expect(usage.find((u) => u.id === ok.id)!.size).toBeGreaterThan(0);
     expect(events).toContainEqual(expect.objectContaining({ type: 'size.failed', id: gone.id }));
+    // Strict: the failure of the one record, typed, naming the record and why it could not be sized.
     const err = await cm.diskUsage({ strict: true }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
+    expect(isSizeError(err), String(err)).toBe(true);
+    expect(err).toMatchObject({ code: 'ITEM_FAILED', cause: { code: 'ENOENT' } });
+    expect((err as Error).message).toContain(gone.id);
+    expect((err as Error).message).not.toContain(ok.id);
+    expect((err as Error).message).toMatch(/no such file or directory/);
   });
 
   it('concurrent callers share one walk', async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import {
@@ -13,6 +13,7 @@ import {
   type RecordView,
   type RecordsDelta,
 } from '../../src/index.js';
+import { settleWithin } from './bounded-wait.js';
 import { cacheFixture } from './helpers.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -69,13 +70,13 @@ describe('observable state', () => {
     const cm = await fx.open();
     const mut = await cm.new(null, { retain: true });
     const seen: RecordView[] = [];
-    const done = new Promise<void>((resolve, reject) =>
-      cm.watch(mut.id).subscribe({ next: (v) => seen.push(v), complete: resolve, error: reject }),
+    const done = new Promise<'completed'>((resolve, reject) =>
+      cm.watch(mut.id).subscribe({ next: (v) => seen.push(v), complete: () => resolve('completed'), error: reject }),
     );
     const imm = await mut.commit();
     await imm.release();
     await cm.remove(mut.id);
-    await done;
+    expect(await settleWithin(done), 'watch after removal').toEqual({ status: 'fulfilled', value: 'completed' });
     expect(seen[0]!.state).toBe('mutable.held');
     expect(seen.map((v) => v.state)).toContain('frozen.held');
     expect(seen.at(-1)!.state).toBe('removing');
@@ -172,11 +173,15 @@ describe('observable state', () => {
     }
   });
 
-  it('events$ completes on close', async () => {
+  it('events$ completes on close, after delivering the events before it', async () => {
     const cm = await fx.open();
-    const all = lastValueFrom(cm.events$.pipe(take(1000), toArray()));
-    await (await cm.new(null)).release();
+    const all = lastValueFrom(cm.events$.pipe(toArray()));
+    const mut = await cm.new(null);
+    await mut.release();
     await cm.close();
-    expect((await all).length).toBeGreaterThan(0);
+    const outcome = await settleWithin(all);
+    expect(outcome.status, 'events$ after close').toBe('fulfilled');
+    const events = (outcome as { value: CacheEvent[] }).value;
+    expect(events).toContainEqual(expect.objectContaining({ type: 'record.removed', id: mut.id }));
   });
 });

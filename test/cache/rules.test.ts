@@ -19,14 +19,14 @@ for (const { kind, skip } of SNAPSHOTTERS) {
   describe.skipIf(skip)(`cache manager rules (${kind})`, () => {
     const fx = cacheFixture(kind);
 
-    it('1: get of an unknown id is NOT_FOUND; a fresh manager has no usage', async () => {
+    it('get of an unknown id is NOT_FOUND; a fresh manager has no usage', async () => {
       const cm = await fx.open();
       const err = await expectCode(cm.get('nosuchrecord'), 'NOT_FOUND');
       expect(err.message).toContain('nosuchrecord');
       expect(await cm.diskUsage()).toEqual([]);
     });
 
-    it('2: new(null, retain) gives a writable directory and locks getMutable', async () => {
+    it('new(null, retain) gives a writable directory and locks getMutable', async () => {
       const cm = await fx.open();
       const ref = await cm.new(null, { retain: true });
       const m = await ref.mount();
@@ -38,7 +38,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await m.release();
     });
 
-    it('3: commit keeps the id, freezes, and locks getMutable while held', async () => {
+    it('commit keeps the id, freezes, and locks getMutable while held', async () => {
       const cm = await fx.open();
       const mut = await cm.new(null, { retain: true });
       const imm = await mut.commit();
@@ -51,7 +51,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await imm.release();
     });
 
-    it('4: a released frozen record thaws back to mutable, and get is then LOCKED', async () => {
+    it('a released frozen record thaws back to mutable, and get is then LOCKED', async () => {
       const cm = await fx.open();
       const imm = await (await cm.new(null, { retain: true })).commit();
       await imm.release();
@@ -64,7 +64,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await mut.release();
     });
 
-    it('5: a finalized record is committed forever: getMutable INVALID, get works', async () => {
+    it('a finalized record is committed forever: getMutable INVALID, get works', async () => {
       const cm = await fx.open();
       const imm = await (await cm.new(null, { retain: true })).commit();
       await imm.finalize();
@@ -76,7 +76,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await ref.release();
     });
 
-    it('6: get freezes an idle retained mutable record; get of a held mutable is LOCKED', async () => {
+    it('get freezes an idle retained mutable record; get of a held mutable is LOCKED', async () => {
       const cm = await fx.open();
       const mut = await cm.new(null, { retain: true });
       await expectCode(cm.get(mut.id), 'LOCKED');
@@ -87,7 +87,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       await imm.release();
     });
 
-    it('7: new(parent) finalizes a frozen parent; the child holds the parent until released', async () => {
+    it('new(parent) finalizes a frozen parent; the child holds the parent until released', async () => {
       const cm = await fx.open();
       const parentMut = await cm.new(null, { retain: true });
       writeFileSync(join((await parentMut.mount()).path, 'base'), 'layer0');
@@ -106,7 +106,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       expect(du.map((u) => u.inUse)).toEqual([false, false]);
     });
 
-    it('8: a mutable ref released without commit is removed unless retained', async () => {
+    it('a mutable ref released without commit is removed unless retained', async () => {
       const cm = await fx.open();
       const temp = await cm.new(null);
       const kept = await cm.new(null, { retain: true });
@@ -117,7 +117,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       expect((await cm.diskUsage()).map((u) => u.id)).toEqual([kept.id]);
     });
 
-    it('9: lastUsedAt and usageCount change once per use period, not for clones or children', async () => {
+    it('lastUsedAt and usageCount change once per use period, not for clones or children', async () => {
       const cm = await fx.open();
       const imm = await (await cm.new(null, { retain: true })).commit();
       expect(imm.usageCount).toBe(0);
@@ -151,7 +151,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
       expect(cm.describe(imm.id).metadata.usageCount).toBe(4);
     });
 
-    it('10: after close every call is CLOSED and nothing is half-applied', async () => {
+    it('after close every call is CLOSED and nothing is half-applied', async () => {
       const root = fx.root();
       const cm = await fx.open(root);
       const mut = await cm.new(null, { retain: true });

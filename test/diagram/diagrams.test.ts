@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseMermaid } from 'beautiful-mermaid';
 import { describe, expect, it } from 'vitest';
-import { managerMachine } from '../../machines/manager.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { RECORD_STATES, recordMachine } from '../../machines/record.machine.js';
 import {
   DIAGRAM_DIR,
@@ -48,7 +48,7 @@ describe('committed docs/machines files', () => {
 
   it('cover every machine with .mmd, .svg and .txt, plus the README index', () => {
     const expected = MACHINE_DIAGRAMS.flatMap(({ name }) => [`${name}.mmd`, `${name}.svg`, `${name}.txt`]);
-    expect([...generated.keys()].sort()).toEqual([...expected, 'README.md'].sort());
+    expect([...generated.keys()].sort()).toEqual([...expected, 'README.md', 'record-rules.md'].sort());
     const readme = generated.get('README.md') ?? '';
     for (const { name } of MACHINE_DIAGRAMS) {
       for (const ext of ['svg', 'txt', 'mmd']) expect(readme).toContain(`(${name}.${ext})`);
@@ -61,10 +61,10 @@ describe('committed docs/machines files', () => {
       for (const [file, content] of generated) await writeFile(join(dir, file), content);
       expect(await staleDiagramFiles(dir, generated)).toEqual([]);
       await writeFile(join(dir, 'record.mmd'), `${generated.get('record.mmd') ?? ''}  %% hand edit\n`);
-      await rm(join(dir, 'manager.svg'));
+      await rm(join(dir, 'supervisor.svg'));
       expect(await staleDiagramFiles(dir, generated)).toEqual([
         { file: 'record.mmd', reason: 'differs' },
-        { file: 'manager.svg', reason: 'missing' },
+        { file: 'supervisor.svg', reason: 'missing' },
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -202,17 +202,28 @@ describe('the record diagram', () => {
   });
 });
 
-describe('the manager diagram', () => {
-  const mermaid = machineToMermaid(managerMachine);
+describe('the supervisor diagram', () => {
+  const mermaid = machineToMermaid(supervisorMachine);
 
-  it('shows operations decided in ready and refused in closing, and both final states', () => {
+  it('shows operations decided when writable, refused when read-only and draining, and both final states', () => {
     const graph = parseMermaid(mermaid);
     const self = (state: string) =>
       graph.edges.find((edge) => edge.source === state && edge.target === state)?.label?.split(/\n|<br>/);
-    const operations = ['GET', 'GET_MUTABLE', 'NEW', 'COMMIT', 'FINALIZE', 'CLONE', 'RELEASE', 'REMOVE'];
-    expect(self('ready')).toEqual(operations);
-    expect(self('closing')).toEqual(operations);
-    expect(mermaid).toContain('ready --> closing : CLOSE');
+    const operations = [
+      'GET',
+      'GET_MUTABLE',
+      'NEW',
+      'COMMIT',
+      'FINALIZE',
+      'CLONE',
+      'RELEASE',
+      'REMOVE',
+      'REMEMBER_SIZE',
+    ];
+    expect(self('ready_writable')).toEqual(operations);
+    expect(self('ready_readOnly')).toEqual(operations);
+    expect(self('draining')).toEqual(operations);
+    expect(mermaid).toContain('ready --> draining : CLOSE');
     expect(mermaid).toContain('closed --> [*]');
     expect(mermaid).toContain('failed --> [*]');
   });

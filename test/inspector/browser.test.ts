@@ -4,8 +4,7 @@ import { dirname, join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCacheManager, type CacheManager } from '../../src/index.js';
-import { serveInspector, type InspectorServer } from '../../src/inspector/index.js';
+import { openCacheManager, serveInspector, type CacheManager, type InspectorServer } from '../../src/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(import.meta.dirname, '../../docs/inspector.png');

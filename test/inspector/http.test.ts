@@ -1,13 +1,12 @@
 import { describe, expect, it, afterEach } from 'vitest';
 import {
   InspectorOptionError,
-  serveInspector,
   DeltaCoalescer,
-  type InspectorServer,
+  type InspectorSource,
   type RecordDetail,
 } from '../../src/inspector/index.js';
 import type { RecordRow } from '../../src/inspector/rows.js';
-import type { CacheManager } from '../../src/index.js';
+import { serveInspector, type CacheManager, type InspectorServer } from '../../src/index.js';
 import { cacheFixture } from '../cache/helpers.js';
 import { openSse, type SseReader } from './sse-client.js';
 
@@ -19,7 +18,9 @@ afterEach(async () => {
 });
 
 async function serve(cm: CacheManager): Promise<InspectorServer> {
-  const s = await serveInspector(cm);
+  // A CacheManager is an InspectorSource as it is (checked by tsc): the engine does not know the inspector.
+  const source: InspectorSource = cm;
+  const s = await serveInspector(source);
   servers.push(s);
   return s;
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,5 +54,30 @@ describe('cachekit serve', () => {
     const cli = run(['serve', '--root', root, '--port', '99999']);
     expect(await cli.exited).toBe(1);
     expect(cli.output().stderr).toContain('--port 99999: expected a whole number from 0 to 65535');
+  });
+
+  it('refuses a host beyond loopback without --allow-remote, before touching the root', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'cachekit-serve-'));
+    roots.push(parent);
+    const root = join(parent, 'root');
+    for (const host of ['0.0.0.0', '0']) {
+      const cli = run(['serve', '--root', root, '--host', host]);
+      expect(await cli.exited, host).toBe(1);
+      expect(cli.output().stderr).toContain('inspector option host');
+      expect(cli.output().stderr).toContain('--allow-remote');
+      expect(existsSync(root)).toBe(false);
+    }
+  });
+
+  it('listens on every interface with --allow-remote, and says so', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cachekit-serve-'));
+    roots.push(root);
+    const cli = run(['serve', '--root', root, '--host', '0.0.0.0', '--allow-remote']);
+    const url = new URL(await cli.url);
+    expect(cli.output().stderr).toContain('warning: --allow-remote');
+    url.hostname = '127.0.0.1';
+    expect((await fetch(url)).status).toBe(200);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
   });
 });

@@ -3,6 +3,8 @@
 export interface SseMessage {
   event: string;
   data: unknown;
+  /** Bytes of the message's data as sent (UTF-8). */
+  bytes: number;
 }
 
 export interface SseReader {
@@ -34,7 +36,8 @@ export async function openSse(url: string): Promise<SseReader> {
               if (line.startsWith('event: ')) event = line.slice(7);
               else if (line.startsWith('data: ')) data.push(line.slice(6));
             }
-            if (data.length) messages.push({ event, data: JSON.parse(data.join('\n')) });
+            const text = data.join('\n');
+            if (data.length) messages.push({ event, data: JSON.parse(text), bytes: Buffer.byteLength(text) });
           }
           for (const w of waiters) w();
         }

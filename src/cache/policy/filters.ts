@@ -2,14 +2,15 @@ import {
   isFilterSyntaxError,
   matchFilter,
   parseFilters as parseFilterExpr,
+  showFilter,
   type FilterConjunction,
   type FieldLookup,
-} from '../../snapshot/filters.js';
+} from '../../filters/index.js';
 import { PolicyError } from './errors.js';
 import { parentsOf, recordTypeOf, type RecordSummary } from './record.js';
 
 /**
- * containerd's filter syntax (the shared parser in snapshot/filters.ts) over
+ * containerd's filter syntax (the shared parser in src/filters) over
  * the fields BuildKit exposes for cache records. Unlike containerd, which reads
  * unknown fields as absent, an unknown field is an error: it is almost always
  * a typo that would silently select nothing (or everything, with `!=`).
@@ -42,7 +43,7 @@ export function parseFilters(filters: readonly string[]): FilterSelectors[] {
       parsed.push(anyOf[0] ?? []);
     } catch (err) {
       if (!isFilterSyntaxError(err)) throw err;
-      issues.push(`filter ${JSON.stringify(text)}: ${err.reason} at offset ${err.position}`);
+      issues.push(`filter ${showFilter(text)}: ${err.reason} at offset ${err.position}`);
     }
   }
   if (issues.length > 0) throw new PolicyError('prune filters', issues);

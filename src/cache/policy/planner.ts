@@ -1,4 +1,4 @@
-import { formatAge, formatDuration, formatSize } from '../../cli/units.js';
+import { formatAge, formatDuration, formatSize } from '../../units/index.js';
 import { PlannerStateError, PolicyError } from './errors.js';
 import { matchesFilters, parseFilters, type FilterSelectors } from './filters.js';
 import { explainKeepBytes, needsDiskStats, type DiskStats, type KeepBytesLimit } from './keep-bytes.js';

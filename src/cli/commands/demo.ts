@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { rootOption } from '../options.js';
-import { openCacheManager, type CacheManager } from '../../cache/manager.js';
+import type { CacheManager } from '../../cache/manager.js';
 import type { ImmutableRef } from '../../cache/refs.js';
 import { renderUsageTable } from '../usage-table.js';
 
@@ -80,6 +80,8 @@ export function registerDemo(program: Command): void {
     .addOption(rootOption())
     .action(async (opts: { root: string }) => {
       const log = (line: string) => process.stdout.write(`${line}\n`);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({ root: opts.root });
       try {
         if (cm.startup.repairs.length) log(`start-up repaired ${cm.startup.repairs.length} thing(s)`);

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
-import { lastValueFrom, toArray } from 'rxjs';
-import { openCacheManager } from '../../cache/manager.js';
 import { ProgressLine } from '../progress.js';
-import { formatSize } from '../units.js';
+import { formatSize } from '../../units/index.js';
 import { renderUsageTable, renderUsageVerbose } from '../usage-table.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -18,6 +16,11 @@ export function registerDu(program: Command): void {
     .addOption(formatOption('table'))
     .action(async (opts: { root: string; filter: string[]; verbose?: boolean; format: string }) => {
       // Read-only: du must work while another process owns the root, and must never write to it.
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ lastValueFrom, toArray }, { openCacheManager }] = await Promise.all([
+        import('rxjs'),
+        import('../../cache/manager.js'),
+      ]);
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
       const progress = new ProgressLine('sizing');
       try {

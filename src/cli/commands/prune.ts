@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
-import { openCacheManager } from '../../cache/manager.js';
-import { diskStats, type PruneInfo } from '../../cache/policy/index.js';
-import { formatSize, isDiskPercent, parseDuration, parseSize, resolveSize } from '../units.js';
+import type { PruneInfo } from '../../cache/policy/index.js';
+import { formatSize, isDiskPercent, parseDuration, parseSize, resolveSize } from '../../units/index.js';
 import { ProgressLine } from '../progress.js';
 
 interface PruneFlags {
@@ -35,9 +34,12 @@ async function policyFrom(flags: PruneFlags): Promise<PruneInfo> {
   for (const [field, text] of Object.entries(sizes)) {
     if (text === undefined) continue;
     const size = parseSize(text);
-    policy[field as keyof typeof sizes] = isDiskPercent(size)
-      ? resolveSize(size, (await diskStats(flags.root)).total)
-      : size;
+    if (!isDiskPercent(size)) {
+      policy[field as keyof typeof sizes] = size;
+      continue;
+    }
+    const { diskStats } = await import('../../cache/policy/index.js');
+    policy[field as keyof typeof sizes] = resolveSize(size, (await diskStats(flags.root)).total);
   }
   return policy;
 }
@@ -57,6 +59,8 @@ export function registerPrune(program: Command): void {
     .addOption(formatOption('table'))
     .action(async (flags: PruneFlags) => {
       const policy = await policyFrom(flags);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({ root: flags.root });
       const progress = new ProgressLine('pruning');
       let freed = 0;

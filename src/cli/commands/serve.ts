@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { rootOption } from '../options.js';
-import { openCacheManager } from '../../cache/manager.js';
-import { serveInspector } from '../../inspector/index.js';
+import { checkInspectorOptions, type InspectorServer } from '../../inspector/index.js';
+import { terminalText } from '../escape.js';
 
 /** Parses --port: a whole number from 0 to 65535 (0 picks a free port). */
 function parsePort(value: string): number {
@@ -14,26 +14,35 @@ function parsePort(value: string): number {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve a live, read-only web view of the cache (loopback only unless --host says otherwise)')
+    .description('serve a live, read-only web view of the cache (loopback only unless --allow-remote)')
     .addOption(rootOption())
     .option('--port <n>', 'TCP port (0 picks a free one)', '0')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .action(async (opts: { root: string; port: string; host: string }) => {
+    .option('--allow-remote', 'allow a --host that resolves beyond loopback (0.0.0.0, a LAN address or name)')
+    .action(async (opts: { root: string; port: string; host: string; allowRemote?: boolean }) => {
       const port = parsePort(opts.port);
+      const allowRemote = opts.allowRemote === true;
+      // A host that cannot be used is refused before the root is opened (serveInspector checks again).
+      await checkInspectorOptions({ port, host: opts.host, allowRemote });
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ openCacheManager }, { serveInspector }] = await Promise.all([
+        import('../../cache/manager.js'),
+        import('../../inspector/index.js'),
+      ]);
       const cm = await openCacheManager({ root: opts.root });
-      let inspector: Awaited<ReturnType<typeof serveInspector>> | undefined;
+      let inspector: InspectorServer | undefined;
       try {
-        inspector = await serveInspector(cm, { port, host: opts.host });
+        inspector = await serveInspector(cm, { port, host: opts.host, allowRemote });
       } catch (err) {
         await cm.close();
         throw err;
       }
-      if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
+      if (allowRemote)
         process.stderr.write(
-          `warning: listening on ${opts.host}: anyone who can reach it and has the URL can read this cache\n`,
+          `warning: --allow-remote: anyone who can reach ${terminalText(opts.host)} and has the URL can read this cache\n`,
         );
       process.stdout.write(
-        `cachekit inspector for ${opts.root}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`,
+        `cachekit inspector for ${terminalText(opts.root)}: ${inspector.url}\n(the token in the URL is required; press Ctrl-C to stop)\n`,
       );
       await untilInterrupted();
       await inspector.close();

@@ -1,42 +1,19 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { formatOption, rootOption } from '../options.js';
-import { MetadataStore } from '../../metadata/store.js';
-import type { RecordMeta } from '../../metadata/schema.js';
-import { join } from 'node:path';
+import type { RecordView } from '../../cache/observe.js';
 
-/** A change seen between two reads of the stored records. */
-export type StoredChange =
+/** One line of `cachekit watch`: stored states are mutable, frozen, committed (what a reader can see). */
+export type WatchLine =
   | { type: 'watch.started'; records: number; at: number }
   | { type: 'record.created'; id: string; state: string; at: number }
   | { type: 'record.changed'; id: string; from: string; to: string; at: number }
   | { type: 'record.removed'; id: string; at: number };
 
-/** Compares two reads of the stored records; stored states are mutable, frozen, committed and removing. */
-export function diffStored(
-  before: Map<string, RecordMeta>,
-  after: Map<string, RecordMeta>,
-  at: number,
-): StoredChange[] {
-  const changes: StoredChange[] = [];
-  for (const [id, meta] of after) {
-    const old = before.get(id);
-    if (!old) changes.push({ type: 'record.created', id, state: meta.state, at });
-    else if (old.state !== meta.state || old.usageCount !== meta.usageCount)
-      changes.push({ type: 'record.changed', id, from: old.state, to: meta.state, at });
-  }
-  for (const id of before.keys()) if (!after.has(id)) changes.push({ type: 'record.removed', id, at });
-  return changes;
-}
-
-function readAll(store: MetadataStore): Map<string, RecordMeta> {
-  store.refresh();
-  return new Map([...store.all(() => {})].map((m) => [m.id, m]));
-}
-
 /**
- * Follows a cache another process owns by reading its metadata read-only at an
- * interval: it sees every durable change, never writes, and never takes the lock.
+ * Follows a cache another process owns through a read-only manager: it
+ * re-reads the owner's metadata at an interval and prints what records$
+ * reports. It never writes and never takes the lock.
  */
 export function registerWatch(program: Command): void {
   program
@@ -49,24 +26,47 @@ export function registerWatch(program: Command): void {
       const interval = Number(opts.interval);
       if (!Number.isInteger(interval) || interval < 10)
         throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
-      const store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: true });
-      let last = readAll(store);
-      const print = (c: StoredChange) =>
-        process.stdout.write(
-          opts.format === 'json'
-            ? `${JSON.stringify(c)}\n`
-            : c.type === 'watch.started'
-              ? `watching ${opts.root}: ${c.records} records\n`
-              : `${new Date(c.at).toISOString()} ${c.type} ${c.id}${c.type === 'record.changed' ? ` ${c.from} -> ${c.to}` : c.type === 'record.created' ? ` ${c.state}` : ''}\n`,
-        );
-      print({ type: 'watch.started', records: last.size, at: Date.now() });
-      const timer = setInterval(() => {
-        const now = readAll(store);
-        for (const change of diffStored(last, now, Date.now())) print(change);
-        last = now;
-      }, interval);
+      // Loaded in the action: `cachekit --help` must not pay for the engine.
+      const [{ openCacheManager }, { stateFacts }] = await Promise.all([
+        import('../../cache/manager.js'),
+        import('../../cache/records/rules.js'),
+      ]);
+      /** A record's state as stored: the part of its machine state that another process can see. */
+      const storedOf = (view: RecordView): string => stateFacts(view.state).stored ?? view.state;
+      const cm = await openCacheManager({ root: opts.root, readOnly: true });
+      const print = (line: WatchLine) =>
+        process.stdout.write(opts.format === 'json' ? `${JSON.stringify(line)}\n` : text(opts.root, line));
+      const last = new Map<string, { stored: string; usageCount: number }>();
+      const sub = cm.records$().subscribe((delta) => {
+        const at = Date.now();
+        if (delta.type === 'snapshot') {
+          for (const r of delta.records) last.set(r.id, { stored: storedOf(r), usageCount: r.metadata.usageCount });
+          print({ type: 'watch.started', records: delta.records.length, at });
+        } else if (delta.type === 'upsert') {
+          const { record } = delta;
+          const before = last.get(record.id);
+          const now = { stored: storedOf(record), usageCount: record.metadata.usageCount };
+          last.set(record.id, now);
+          if (!before) print({ type: 'record.created', id: record.id, state: now.stored, at });
+          else if (before.stored !== now.stored || before.usageCount !== now.usageCount)
+            print({ type: 'record.changed', id: record.id, from: before.stored, to: now.stored, at });
+        } else if (last.delete(delta.id)) print({ type: 'record.removed', id: delta.id, at });
+      });
+      const timer = setInterval(() => cm.refresh(), interval);
       await untilInterrupted();
       clearInterval(timer);
-      await store.close();
+      sub.unsubscribe();
+      await cm.close();
     });
+}
+
+function text(root: string, line: WatchLine): string {
+  if (line.type === 'watch.started') return `watching ${root}: ${line.records} records\n`;
+  const detail =
+    line.type === 'record.changed'
+      ? ` ${line.from} -> ${line.to}`
+      : line.type === 'record.created'
+        ? ` ${line.state}`
+        : '';
+  return `${new Date(line.at).toISOString()} ${line.type} ${line.id}${detail}\n`;
 }

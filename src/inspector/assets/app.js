@@ -346,6 +346,9 @@
     source.addEventListener('error', () => {
       conn.dataset.state = 'down';
       conn.textContent = 'disconnected, retrying…';
+      // EventSource retries a dropped connection by itself, but gives up on an HTTP error such as the
+      // server's 503 when too many pages are open: try again later with a new one.
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
     });
     source.addEventListener('snapshot', (msg) => {
       const { rows: chunk, first, last } = JSON.parse(msg.data);

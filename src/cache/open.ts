@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import { recordMachine } from '../../machines/record.machine.js';
+import { MetadataStore } from '../metadata/store.js';
+import type { Snapshotter } from '../snapshot/types.js';
+import { CacheError } from './errors.js';
+import { cacheErrorFromMetadata } from './metadata-errors.js';
+import type { CacheEvent } from './events.js';
+import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
+import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js';
+import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
+import type { PruneInfo } from './policy/index.js';
+import { validatePolicies } from './prune.js';
+import { sweepMounts } from './mount-sweep.js';
+import { loadRecords, reconcile, type ReconcileEntry, type ReconcileReport } from './reconcile.js';
+import { RecordIndex } from './records/record-index.js';
+import { RecordWriter } from './records/writer.js';
+import { type Inspector, type OperationReport, Supervisor } from './supervisor/host.js';
+import { recordIo } from './supervisor/record-io.js';
+import { Operations } from './supervisor/operations.js';
+
+/** Options of `openCacheManager`. */
+export interface CacheManagerOptions extends OpenOptions {
+  /** Receives XState inspection events from the supervisor and every record actor. */
+  inspect?: Inspector;
+  /** Policies run in the background after releases (at most once a minute) and shortly after open. */
+  gcPolicy?: PruneInfo[];
+  /** Background GC pacing, in ms; defaults: 60000 between runs, 1000 after open. */
+  gcInterval?: number;
+  gcInitialDelay?: number;
+  /** Events each events$ subscriber may have waiting before it loses the oldest; default 4096. */
+  eventBufferSize?: number;
+  /** Set false to turn events$ off entirely (it then completes at once). */
+  events?: boolean;
+}
+
+/** Everything an open cache is made of; the CacheManager facade holds one. */
+export interface Engine {
+  readonly root: string;
+  readonly readOnly: boolean;
+  readonly snapshotter: Snapshotter;
+  readonly index: RecordIndex;
+  readonly supervisor: Supervisor;
+  startup: ReconcileReport;
+  /** Read-only caches: re-reads what the owner stored. */
+  follow(): void;
+}
+
+/** overlayfs options are comma-separated and lowerdir lists colon-separated: such a root cannot be named in them. */
+function refuseOverlayRoot(root: string): void {
+  if (/[,:\n]/.test(root))
+    throw new CacheError(
+      'INVALID',
+      `cache root ${JSON.stringify(root)}: the overlay snapshotter cannot use a path with ',', ':' or a newline`,
+    );
+}
+
+/** Options checked before anything is touched on disk. */
+export interface CheckedOptions {
+  root: string;
+  readOnly: boolean;
+  snapshotter: ReturnType<typeof parseRest>['snapshotter'];
+  gcPolicies: PruneInfo[] | undefined;
+  gcInterval: number;
+  gcInitialDelay: number;
+  eventBufferSize: number;
+  events: boolean;
+  inspect: Inspector | undefined;
+}
+
+const parseRest = (rest: unknown) => parseOptions(OpenOptionsSchema, rest, 'cache manager options');
+
+export function checkOptions(options: CacheManagerOptions): CheckedOptions {
+  const { inspect, gcPolicy, gcInterval, gcInitialDelay, eventBufferSize, events, ...rest } =
+    options ?? ({} as CacheManagerOptions);
+  if (eventBufferSize !== undefined && !(Number.isSafeInteger(eventBufferSize) && eventBufferSize > 0))
+    throw new CacheError(
+      'INVALID',
+      `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`,
+    );
+  const opts = parseRest(rest);
+  return {
+    root: opts.root,
+    readOnly: opts.readOnly,
+    snapshotter: opts.snapshotter,
+    gcPolicies: gcPolicy === undefined ? undefined : validatePolicies(gcPolicy, 'gcPolicy'),
+    gcInterval: gcInterval ?? 60_000,
+    gcInitialDelay: gcInitialDelay ?? 1_000,
+    eventBufferSize: eventBufferSize ?? 4096,
+    events: events !== false,
+    inspect,
+  };
+}
+
+export interface OpenHooks {
+  onOperation(report: OperationReport): void;
+  onRepair(event: CacheEvent): void;
+  onWriteError(id: string, error: unknown): void;
+  onCorrupt(id: string, error: unknown): void;
+}
+
+/**
+ * Opens a root as the supervisor's start-up steps: `opening` takes the owner
+ * lock and opens metadata and the snapshotter, `reconciling` repairs (or, read
+ * only, just loads) the records. A failure in either reaches the caller with
+ * its cause, and whatever was opened is closed again.
+ */
+export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promise<Engine> {
+  let lock: OwnerLock | undefined;
+  let store: MetadataStore | undefined;
+  let snapshotter: Snapshotter | undefined;
+  let ownSnapshotter = false;
+  let index: RecordIndex | undefined;
+  const startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
+  const engine: { -readonly [K in keyof Engine]?: Engine[K] } = { root: opts.root, readOnly: opts.readOnly, startup };
+  const closeAll = async () => {
+    await store?.close().catch(() => {});
+    if (ownSnapshotter) await snapshotter?.close().catch(() => {});
+    lock?.release();
+  };
+  const supervisor = new Supervisor({
+    readOnly: opts.readOnly,
+    ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    onOperation: hooks.onOperation,
+    open: async () => {
+      if (opts.snapshotter === 'overlay') refuseOverlayRoot(opts.root);
+      lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
+      store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
+      const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
+      // overlayfs options are comma-separated and lowerdir lists colon-separated: such a root cannot be named in them.
+      if (kind === 'overlay') refuseOverlayRoot(opts.root);
+      ownSnapshotter = kind !== 'custom';
+      snapshotter =
+        typeof opts.snapshotter === 'object'
+          ? opts.snapshotter
+          : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
+      const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
+      // The I/O actors read the index they belong to, so they look it up once it exists.
+      const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
+      const records = new RecordIndex(machine, writer, opts.inspect);
+      index = records;
+      engine.snapshotter = snapshotter;
+      engine.index = index;
+      const operations = new Operations(index, Date.now);
+      return (event) => operations.decide(event);
+    },
+    reconcile: async () => {
+      if (!store || !snapshotter || !index) throw new Error('reconcile before open');
+      // A read-only opener must not repair anything: the owner may be mid-operation.
+      if (opts.readOnly) {
+        startup.records = loadRecords(
+          store.all(() => {}),
+          index,
+        );
+        return;
+      }
+      const swept = await sweepMounts(join(opts.root, 'mounts'));
+      const report = await reconcile(store, snapshotter, index, (entry) =>
+        hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
+      );
+      const mountRepairs: ReconcileEntry[] = [
+        ...swept.unmounted.map((path) => ({
+          action: 'unmounted-leaked-mount' as const,
+          detail: `${path} was left mounted by an earlier owner; unmounted it`,
+        })),
+        ...swept.failed.map(({ path, reason }) => ({
+          action: 'kept-busy-mount' as const,
+          detail: `${path} is still mounted and could not be unmounted: ${reason}`,
+        })),
+      ];
+      for (const entry of mountRepairs) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
+      Object.assign(startup, report, { repairs: [...mountRepairs, ...report.repairs] });
+    },
+    close: async () => {
+      await index?.writer.allDurable();
+      index?.stopAll();
+      await closeAll();
+    },
+  });
+  engine.supervisor = supervisor;
+  engine.follow = () => {
+    if (!store || !index || !opts.readOnly) return;
+    store.refresh();
+    index.follow(store.all(() => {}));
+  };
+  try {
+    await supervisor.start();
+  } catch (err) {
+    await closeAll();
+    throw cacheErrorFromMetadata(err);
+  }
+  return engine as Engine;
+}

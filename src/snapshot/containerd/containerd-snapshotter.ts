@@ -1,0 +1,429 @@
+import { randomBytes } from 'node:crypto';
+import { SNAPSHOT_FILTER_FIELDS, infoLookup } from '../core.js';
+import { SnapshotError } from '../errors.js';
+import { isFilterSyntaxError, matchFilter, parseFilters } from '../../filters/index.js';
+import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from '../types.js';
+import { normalizeLabels, validateKey } from '../validate.js';
+import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
+import {
+  type CachekitLease,
+  heldLeaseId,
+  heldLeaseLabels,
+  isTransientLeaseId,
+  LABEL_GC_EXPIRE,
+  LABEL_SNAPSHOTTER,
+  LEASE_ID_PREFIX,
+  snapshotResourceType,
+  transientLeaseId,
+  transientLeaseLabels,
+} from './leases.js';
+import {
+  type CallOptions,
+  ContainerdRpc,
+  GrpcStatus,
+  type ProtoInfo,
+  type ProtoMount,
+  timestampToDate,
+} from './rpc.js';
+
+import {
+  type ContainerdSnapshotterOptions,
+  containerdSnapshotterOptionsSchema,
+  type ResolvedContainerdOptions,
+} from './options.js';
+import { KINDS, toInfo, toMounts } from './convert.js';
+
+export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions } from './options.js';
+
+/**
+ * A snapshotter backed by a containerd daemon's snapshots service: one containerd snapshotter
+ * (`overlayfs`, `native`, ...) in one namespace. Rules and error codes are containerd's own, keys
+ * and labels are checked here first, and every snapshot made here is held by a lease (leases.ts).
+ * Mount specs come from containerd and work with mount.ts as root.
+ */
+export class ContainerdSnapshotter implements Snapshotter {
+  private closed = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly resourceType: string;
+
+  private constructor(
+    private readonly rpc: ContainerdRpc,
+    readonly options: Readonly<ResolvedContainerdOptions>,
+  ) {
+    this.resourceType = snapshotResourceType(options.snapshotter);
+  }
+
+  /** Connects and checks that the daemon answers and has the snapshotter; UNAVAILABLE when it is down. */
+  static async open(options: ContainerdSnapshotterOptions): Promise<ContainerdSnapshotter> {
+    const parsed = containerdSnapshotterOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = issue.path.join('.') || 'options';
+      throw new SnapshotError('INVALID_ARGUMENT', 'open', undefined, `${where}: ${issue.message}`);
+    }
+    const self = new ContainerdSnapshotter(new ContainerdRpc(parsed.data.address), parsed.data);
+    const probe = `cachekit-probe-${randomBytes(8).toString('hex')}`;
+    try {
+      await self.rpc.snapshot('Stat', { snapshotter: self.options.snapshotter, key: probe }, self.callOptions());
+    } catch (err) {
+      if (!hasGrpcCode(err, GrpcStatus.NOT_FOUND)) {
+        self.rpc.close();
+        const mapped = toSnapshotError(err, 'open', parsed.data.address, `snapshotter ${parsed.data.snapshotter}`);
+        throw mapped;
+      }
+    }
+    return self;
+  }
+
+  private callOptions(extra: Partial<CallOptions> = {}): CallOptions {
+    return { namespace: this.options.namespace, timeoutMs: this.options.timeoutMs, ...extra };
+  }
+
+  /** Tracks the call so close() can wait for it, and refuses calls after close. */
+  private run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SnapshotError('CLOSED', op, key, 'snapshotter is closed'));
+    const p = fn();
+    this.pending.add(p);
+    const forget = () => this.pending.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async createLease(id: string, labels: Record<string, string>, op: string, key: string): Promise<void> {
+    try {
+      await this.rpc.lease('Create', { id, labels }, this.callOptions());
+    } catch (err) {
+      throw toSnapshotError(err, op, key, `creating lease ${id}`);
+    }
+  }
+
+  /** Deletes a lease; a lease that is already gone is fine. With sync, containerd's GC runs first. */
+  private async deleteLease(id: string, sync = false): Promise<void> {
+    try {
+      const timeoutMs = sync ? this.options.gcTimeoutMs : this.options.timeoutMs;
+      await this.rpc.lease('Delete', { id, sync }, this.callOptions({ timeoutMs }));
+    } catch (err) {
+      if (!hasGrpcCode(err, GrpcStatus.NOT_FOUND)) throw err;
+    }
+  }
+
+  /** Best effort: an undeleted transient lease expires by itself. */
+  private dropTransient(id: string): Promise<void> {
+    return this.deleteLease(id).catch(() => undefined);
+  }
+
+  /** Puts `key` in its permanent lease; a lease left by a crash is reused. */
+  private async hold(op: string, key: string): Promise<void> {
+    const id = heldLeaseId(this.options.snapshotter, key);
+    try {
+      await this.rpc.lease(
+        'Create',
+        { id, labels: heldLeaseLabels(this.options.snapshotter, new Date()) },
+        this.callOptions(),
+      );
+    } catch (err) {
+      if (!hasGrpcCode(err, GrpcStatus.ALREADY_EXISTS)) throw toSnapshotError(err, op, key, `creating lease ${id}`);
+    }
+    try {
+      await this.rpc.lease('AddResource', { id, resource: { id: key, type: this.resourceType } }, this.callOptions());
+    } catch (err) {
+      throw toSnapshotError(err, op, key, `adding the snapshot to lease ${id}`);
+    }
+  }
+
+  /** Runs fn under a new transient lease (see leases.ts); the lease is dropped afterwards whatever happens. */
+  private async underTransientLease<T>(op: string, key: string, fn: (lease: string) => Promise<T>): Promise<T> {
+    const lease = transientLeaseId();
+    const labels = transientLeaseLabels(this.options.snapshotter, op, new Date(), this.options.transientLeaseTtlMs);
+    await this.createLease(lease, labels, op, key);
+    try {
+      return await fn(lease);
+    } finally {
+      await this.dropTransient(lease);
+    }
+  }
+
+  private create(
+    op: 'prepare' | 'view',
+    key: string,
+    parent: string | undefined,
+    options: SnapshotOptions | undefined,
+  ): Promise<Mount[]> {
+    return this.run(op, typeof key === 'string' ? key : undefined, async () => {
+      validateKey(op, 'key', key);
+      const parentName = parent === '' || parent === undefined ? '' : parent;
+      if (parentName !== '') validateKey(op, 'parent', parentName);
+      const labels = normalizeLabels(op, key, options?.labels);
+      const context = parentName === '' ? undefined : `parent ${JSON.stringify(parentName)}`;
+      return this.underTransientLease(op, key, async (lease) => {
+        let mounts: ProtoMount[];
+        try {
+          const req = { snapshotter: this.options.snapshotter, key, parent: parentName, labels };
+          const res = await this.rpc.snapshot(op === 'prepare' ? 'Prepare' : 'View', req, this.callOptions({ lease }));
+          mounts = res.mounts;
+        } catch (err) {
+          throw toSnapshotError(err, op, key, context);
+        }
+        try {
+          await this.hold(op, key);
+        } catch (err) {
+          // Not held: undo, so a retry can use the key; if the daemon is gone, the transient lease expires instead.
+          await this.rpc
+            .snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions())
+            .catch(() => undefined);
+          throw err;
+        }
+        return toMounts(mounts);
+      });
+    });
+  }
+
+  prepare(key: string, parent?: string, options?: SnapshotOptions): Promise<Mount[]> {
+    return this.create('prepare', key, parent, options);
+  }
+
+  view(key: string, parent?: string, options?: SnapshotOptions): Promise<Mount[]> {
+    return this.create('view', key, parent, options);
+  }
+
+  commit(name: string, key: string, options?: SnapshotOptions): Promise<void> {
+    return this.run('commit', key, async () => {
+      validateKey('commit', 'key', key);
+      validateKey('commit', 'name', name);
+      const labels = normalizeLabels('commit', name, options?.labels);
+      await this.underTransientLease('commit', key, async (lease) => {
+        try {
+          const req = { snapshotter: this.options.snapshotter, name, key, labels };
+          await this.rpc.snapshot('Commit', req, this.callOptions({ lease }));
+        } catch (err) {
+          throw await this.explainCommitFailure(err, name, key);
+        }
+        // The committed snapshot is held by the transient lease until this succeeds.
+        await this.hold('commit', name);
+        // The active snapshot no longer exists, so its lease holds nothing.
+        await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
+      });
+    });
+  }
+
+  /**
+   * containerd's native snapshotter measures the snapshot before it checks its kind, so committing
+   * a view fails with an lstat error (UNKNOWN). Only on such a failure is the key looked up, to
+   * report what containerd's own rule says: only an active snapshot can be committed.
+   */
+  private async explainCommitFailure(err: unknown, name: string, key: string): Promise<unknown> {
+    const mapped = toSnapshotError(err, 'commit', key, `as ${JSON.stringify(name)}`);
+    if (!(mapped instanceof SnapshotError) || mapped.code !== 'UNKNOWN') return mapped;
+    const req = { snapshotter: this.options.snapshotter, key };
+    const info = await this.rpc.snapshot('Stat', req, this.callOptions()).then(
+      (res) => res.info,
+      () => undefined,
+    );
+    if (info && info.kind !== 'ACTIVE') {
+      const kind = KINDS[info.kind as keyof typeof KINDS] ?? info.kind;
+      const reason = `snapshot is ${kind}; only an active snapshot can be committed`;
+      return new SnapshotError('FAILED_PRECONDITION', 'commit', key, reason, { cause: err });
+    }
+    return mapped;
+  }
+
+  remove(key: string): Promise<void> {
+    return this.run('remove', key, async () => {
+      validateKey('remove', 'key', key);
+      try {
+        await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+      } catch (err) {
+        throw toSnapshotError(err, 'remove', key);
+      }
+      // The snapshot is gone from containerd's metadata; a sync delete lets GC free its storage now.
+      // If that fails the lease holds nothing and containerd's scheduled GC frees the storage later.
+      await this.deleteLease(heldLeaseId(this.options.snapshotter, key), true).catch(() => undefined);
+    });
+  }
+
+  stat(key: string): Promise<Info> {
+    return this.run('stat', key, async () => {
+      validateKey('stat', 'key', key);
+      try {
+        const res = await this.rpc.snapshot('Stat', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+        return toInfo(res.info);
+      } catch (err) {
+        throw toSnapshotError(err, 'stat', key);
+      }
+    });
+  }
+
+  mounts(key: string): Promise<Mount[]> {
+    return this.run('mounts', key, async () => {
+      validateKey('mounts', 'key', key);
+      try {
+        const req = { snapshotter: this.options.snapshotter, key };
+        return toMounts((await this.rpc.snapshot('Mounts', req, this.callOptions())).mounts);
+      } catch (err) {
+        throw toSnapshotError(err, 'mounts', key);
+      }
+    });
+  }
+
+  usage(key: string, options: UsageOptions = {}): Promise<Usage> {
+    return this.run('usage', key, async () => {
+      validateKey('usage', 'key', key);
+      const extra = options.signal ? { signal: options.signal } : {};
+      try {
+        const req = { snapshotter: this.options.snapshotter, key };
+        const res = await this.rpc.snapshot('Usage', req, this.callOptions(extra));
+        return { size: res.size, inodes: res.inodes };
+      } catch (err) {
+        throw toSnapshotError(err, 'usage', key);
+      }
+    });
+  }
+
+  update(info: Pick<Info, 'name'> & Partial<Pick<Info, 'labels'>>, ...fieldpaths: string[]): Promise<Info> {
+    const key = typeof info?.name === 'string' ? info.name : undefined;
+    return this.run('update', key, async () => {
+      if (info === null || typeof info !== 'object')
+        throw new SnapshotError('INVALID_ARGUMENT', 'update', undefined, 'info must be an object');
+      validateKey('update', 'name', info.name);
+      const labels = normalizeLabels('update', info.name, info.labels);
+      for (const path of fieldpaths) {
+        const ok = path === 'labels' || (typeof path === 'string' && /^labels\..+/s.test(path));
+        if (!ok)
+          throw new SnapshotError(
+            'INVALID_ARGUMENT',
+            'update',
+            info.name,
+            `cannot update field path ${JSON.stringify(path)}; only "labels" and "labels.<key>"`,
+          );
+      }
+      // Only the name and labels are sent: the parent, kind and times never change.
+      const req = {
+        snapshotter: this.options.snapshotter,
+        info: { name: info.name, labels },
+        updateMask: fieldpaths.length === 0 ? null : { paths: fieldpaths },
+      };
+      try {
+        return toInfo((await this.rpc.snapshot('Update', req, this.callOptions())).info);
+      } catch (err) {
+        throw toSnapshotError(err, 'update', info.name);
+      }
+    });
+  }
+
+  /**
+   * Filters are checked and applied here with the same parser as the other snapshotters, so a bad
+   * filter fails the same way everywhere; containerd is asked for the whole list.
+   */
+  walk(fn: WalkFn, ...filters: string[]): Promise<void> {
+    const matches = this.run('walk', undefined, async () => {
+      let expr: ReturnType<typeof parseFilters>;
+      try {
+        expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
+      } catch (err) {
+        if (isFilterSyntaxError(err))
+          throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
+        throw err;
+      }
+      let all: ProtoInfo[];
+      try {
+        all = await this.rpc.listSnapshots(this.options.snapshotter, [], this.callOptions());
+      } catch (err) {
+        throw toSnapshotError(err, 'walk', undefined);
+      }
+      return all.map(toInfo).filter((info) => matchFilter(expr, infoLookup(info)));
+    });
+    return matches.then(async (infos) => {
+      for (const info of infos) await fn(info);
+    });
+  }
+
+  /**
+   * Lets containerd delete leftovers. containerd 1.6's snapshots service does not implement
+   * Cleanup for its metadata-backed snapshotters, and its GC only asks a snapshotter to clean up
+   * after it collected one of its snapshots; so a throwaway snapshot is created under a transient
+   * lease and the lease deleted with sync. Snapshotters without a cleanup of their own (`native`)
+   * keep their leftovers.
+   */
+  cleanup(): Promise<void> {
+    return this.run('cleanup', undefined, async () => {
+      try {
+        await this.rpc.snapshot('Cleanup', { snapshotter: this.options.snapshotter }, this.callOptions());
+        return;
+      } catch (err) {
+        if (!hasGrpcCode(err, GrpcStatus.UNIMPLEMENTED)) throw toSnapshotError(err, 'cleanup', undefined);
+      }
+      await this.collectGarbage();
+    });
+  }
+
+  /** Runs containerd's GC now (synchronously) and asks the snapshotter to delete its leftovers. */
+  private async collectGarbage(): Promise<void> {
+    const lease = transientLeaseId();
+    const labels = transientLeaseLabels(
+      this.options.snapshotter,
+      'cleanup',
+      new Date(),
+      this.options.transientLeaseTtlMs,
+    );
+    const key = `cachekit-gc-${randomBytes(8).toString('hex')}`;
+    try {
+      await this.createLease(lease, labels, 'cleanup', key);
+      const req = { snapshotter: this.options.snapshotter, key, parent: '', labels: {} };
+      await this.rpc.snapshot('Prepare', req, this.callOptions({ lease }));
+      await this.deleteLease(lease, true);
+    } catch (err) {
+      await this.dropTransient(lease);
+      throw toSnapshotError(err, 'cleanup', undefined);
+    }
+  }
+
+  /** Every lease this snapshotter made in the namespace, with the snapshots each holds. */
+  listLeases(): Promise<CachekitLease[]> {
+    return this.run('listLeases', undefined, async () => {
+      try {
+        const filter = `labels."${LABEL_SNAPSHOTTER}"==${JSON.stringify(this.options.snapshotter)}`;
+        const { leases } = await this.rpc.lease('List', { filters: [filter] }, this.callOptions());
+        const out: CachekitLease[] = [];
+        for (const l of leases) {
+          const { resources } = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions());
+          const lease: CachekitLease = {
+            id: l.id,
+            kind: isTransientLeaseId(l.id) ? 'transient' : 'held',
+            created: timestampToDate(l.createdAt),
+            labels: { ...l.labels },
+            snapshots: resources.filter((r) => r.type === this.resourceType).map((r) => r.id),
+          };
+          const expires = l.labels[LABEL_GC_EXPIRE];
+          if (expires !== undefined) lease.expires = new Date(expires);
+          out.push(lease);
+        }
+        return out;
+      } catch (err) {
+        throw toSnapshotError(err, 'listLeases', undefined);
+      }
+    });
+  }
+
+  /** The id of the lease that holds snapshot `key` (whether or not it exists). */
+  leaseIdOf(key: string): string {
+    return heldLeaseId(this.options.snapshotter, key);
+  }
+
+  /** Deletes a lease this snapshotter made (e.g. one listLeases found orphaned); with sync, GC runs first. */
+  releaseLease(id: string, options: { sync?: boolean } = {}): Promise<void> {
+    return this.run('releaseLease', id, async () => {
+      if (!id.startsWith(LEASE_ID_PREFIX))
+        throw new SnapshotError('INVALID_ARGUMENT', 'releaseLease', id, 'not a lease made by cachekit');
+      await this.deleteLease(id, options.sync ?? false).catch((err: unknown) => {
+        throw toSnapshotError(err, 'releaseLease', id);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.pending]);
+    this.rpc.close();
+  }
+}
