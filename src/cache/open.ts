@@ -5,7 +5,8 @@ import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
 import type { CacheEvent } from './events.js';
 import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
-import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js';
+import { OpenOptionsSchema, parseOptions, type OpenOptions, type RecoverMode } from './options.js';
+import { setAsideDamagedMetadata } from './recovery.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
@@ -47,6 +48,7 @@ export interface Engine {
 export interface CheckedOptions {
   root: string;
   readOnly: boolean;
+  recover: RecoverMode | undefined;
   snapshotter: ReturnType<typeof parseRest>['snapshotter'];
   gcPolicies: PruneInfo[] | undefined;
   gcInterval: number;
@@ -67,7 +69,10 @@ export function checkOptions(options: CacheManagerOptions): CheckedOptions {
       `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`,
     );
   const opts = parseRest(rest);
+  if (opts.recover !== undefined && opts.readOnly)
+    throw new CacheError('INVALID', 'invalid cache manager options: recover repairs the root, so it needs readOnly false');
   return {
+    recover: opts.recover,
     root: opts.root,
     readOnly: opts.readOnly,
     snapshotter: opts.snapshotter,
@@ -112,6 +117,8 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     onOperation: hooks.onOperation,
     open: async () => {
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
+      // Rebuilding starts from an empty store when the old file cannot even be opened safely.
+      if (opts.recover === 'rebuild-metadata') await setAsideDamagedMetadata(join(opts.root, 'metadata'));
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
       const kind = await snapshotterKind(store, opts.root, opts.snapshotter);
       ownSnapshotter = kind !== 'custom';
@@ -139,8 +146,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         );
         return;
       }
-      const report = await reconcile(store, snapshotter, index, (entry) =>
-        hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
+      const report = await reconcile(
+        store,
+        snapshotter,
+        index,
+        (entry) => hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
+        { root: opts.root, recover: opts.recover },
       );
       Object.assign(startup, report);
     },
