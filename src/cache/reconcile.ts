@@ -63,8 +63,6 @@ export async function reconcile(
     repairs.push(entry);
     report(entry);
   };
-  // Half-made or half-removed snapshot directories from a crash go first.
-  await snapshotter.cleanup?.();
   const snapshots = new Map<string, Info>();
   await snapshotter.walk((info) => void snapshots.set(info.name, info));
   const corruptIds = new Set<string>();
@@ -164,6 +162,9 @@ export async function reconcile(
     });
     if (problem !== undefined) throw recoveryError(options.root, problem);
   }
+  // Half-made or half-removed snapshot directories from a crash go next (the snapshotter refuses
+  // to delete more than a crash leaves, too).
+  await snapshotter.cleanup?.();
   if (options.recover === 'lost+found') {
     // Copied out before anything is marked: a crash here leaves the root as it was.
     for (const info of unvouched) {

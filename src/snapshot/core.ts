@@ -348,12 +348,26 @@ export class SnapshotterCore implements Snapshotter {
   cleanup(): Promise<void> {
     return this.run('cleanup', undefined, async () => {
       const live = this.store.ids();
+      const doomed: string[] = [];
+      let unknown = 0;
       for (const entry of await readdir(this.snapshotsDir)) {
         const id = /^(?:new-)?(\d+)$/.exec(entry);
         if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1])))))
           continue;
-        await this.discard(join(this.snapshotsDir, entry));
+        if (id && !entry.startsWith('new-')) unknown++;
+        doomed.push(entry);
       }
+      // A crash leaves at most a few finished directories without a record (one per call in flight);
+      // many of them mean the metadata lost track of them, and deleting them would delete data.
+      if (unknown > 5 && unknown > live.size * 0.1)
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'cleanup',
+          undefined,
+          `${unknown} snapshot directories under ${this.snapshotsDir} are unknown to the metadata (which knows ` +
+            `${live.size}); is ${join(this.root, 'metadata.lmdb')} damaged? nothing was removed`,
+        );
+      for (const entry of doomed) await this.discard(join(this.snapshotsDir, entry));
     });
   }
 
