@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +141,22 @@ describe('start-up never deletes what it cannot prove orphaned', () => {
     const cm = await fx.open(root);
     expect(cm.startup.repairs.map((r) => r.action)).toEqual(['removed-orphan-snapshot', 'removed-orphan-snapshot']);
     expect(snapshotDirs(root)).toHaveLength(28);
+  });
+
+  it('cachekit recover --mode rebuild-metadata does the same from the command line', async () => {
+    const { root, chains } = await populatedRoot();
+    rmSync(join(root, 'metadata', 'data.mdb'));
+    const bin = join(import.meta.dirname, '../../bin/cachekit.mjs');
+    const refused = spawnSync('node', [bin, 'prune', '--dry-run', '--root', root], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/needs recovery.*cachekit recover/);
+    const run = spawnSync('node', [bin, 'recover', '--root', root, '--mode', 'rebuild-metadata'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/Recovered: 30 records kept/);
+    const cm = await fx.open(root);
+    expect(cm.startup.repairs).toEqual([]);
+    expect((await cm.diskUsage()).map((u) => u.id).sort()).toEqual([...chains.keys()].sort());
   });
 
   it('recover with readOnly is INVALID', async () => {
