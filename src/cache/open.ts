@@ -7,6 +7,7 @@ import type { CacheEvent } from './events.js';
 import { openSnapshotter, snapshotterKind } from './open-snapshotter.js';
 import { OpenOptionsSchema, parseOptions, type OpenOptions, type RecoverMode } from './options.js';
 import { setAsideDamagedMetadata } from './recovery.js';
+import { checkRoot, createRoot, tightenRoot } from './root-permissions.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
@@ -116,6 +117,9 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     onOperation: hooks.onOperation,
     open: async () => {
+      // Refused before anything is written: a root others can write to, or that another user owns.
+      const exists = checkRoot(opts.root);
+      if (!opts.readOnly && !exists) createRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
       // Rebuilding starts from an empty store when the old file cannot even be opened safely.
       if (opts.recover === 'rebuild-metadata') await setAsideDamagedMetadata(join(opts.root, 'metadata'));
@@ -126,6 +130,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         typeof opts.snapshotter === 'object'
           ? opts.snapshotter
           : await openSnapshotter(kind as 'native' | 'overlay', join(opts.root, 'snapshots'));
+      if (!opts.readOnly) tightenRoot(opts.root);
       const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
       const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
