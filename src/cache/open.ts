@@ -71,7 +71,10 @@ export function checkOptions(options: CacheManagerOptions): CheckedOptions {
     );
   const opts = parseRest(rest);
   if (opts.recover !== undefined && opts.readOnly)
-    throw new CacheError('INVALID', 'invalid cache manager options: recover repairs the root, so it needs readOnly false');
+    throw new CacheError(
+      'INVALID',
+      'invalid cache manager options: recover repairs the root, so it needs readOnly false',
+    );
   return {
     recover: opts.recover,
     root: opts.root,

@@ -5,13 +5,7 @@ import type { Info, Snapshotter } from '../snapshot/types.js';
 import { activeKey, committedKey, parseSnapshotKey } from './keys.js';
 import type { RecoverMode } from './options.js';
 import type { RecordIndex } from './records/record-index.js';
-import {
-  needsRecovery,
-  rebuildRecords,
-  recoveryError,
-  salvageRecord,
-  salvageSnapshot,
-} from './recovery.js';
+import { needsRecovery, rebuildRecords, recoveryError, salvageRecord, salvageSnapshot } from './recovery.js';
 import { dormantStateOf } from './records/rules.js';
 
 export type ReconcileAction =
@@ -146,7 +140,9 @@ export async function reconcile(
   };
   // Removals no record vouches for: snapshots without a record, and records whose data is gone.
   const vouched = new Set(
-    doomed.filter((d) => d.action === 'completed-removal' || d.action === 'removed-unretained-mutable').map((d) => d.id),
+    doomed
+      .filter((d) => d.action === 'completed-removal' || d.action === 'removed-unretained-mutable')
+      .map((d) => d.id),
   );
   const unvouched = [...snapshots.values()].filter((info) => {
     const role = parseSnapshotKey(info.name);

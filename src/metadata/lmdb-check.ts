@@ -122,7 +122,10 @@ export function checkLmdbFile(path: string): LmdbCheck {
       };
     for (const root of meta.roots)
       if (root !== NO_PAGE && (root < 2n || root > meta.lastPage))
-        return { ok: false, reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}` };
+        return {
+          ok: false,
+          reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}`,
+        };
     return { ok: true, facts: { pageSize, pages, lastPage: Number(meta.lastPage), txnid: meta.txnid } };
   } finally {
     closeSync(fd);

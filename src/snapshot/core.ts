@@ -96,7 +96,12 @@ export class SnapshotterCore implements Snapshotter {
       for (const path of [this.dirOf(rec.id), ...(this.driver.innerDirs?.(rec) ?? [])]) {
         const st = await lstat(path).catch(() => undefined);
         if (st === undefined)
-          throw new SnapshotError('FAILED_PRECONDITION', op, key, `storage of snapshot ${rec.name} is missing: ${path}`);
+          throw new SnapshotError(
+            'FAILED_PRECONDITION',
+            op,
+            key,
+            `storage of snapshot ${rec.name} is missing: ${path}`,
+          );
         if (!st.isDirectory())
           throw new SnapshotError(
             'FAILED_PRECONDITION',

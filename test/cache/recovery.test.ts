@@ -99,7 +99,10 @@ describe('start-up never deletes what it cannot prove orphaned', () => {
       if (size === 'zero') {
         expect(isCacheError(err, 'NEEDS_RECOVERY')).toBe(true);
         expect((err as Error).message).toMatch(/no snapshots but 30 of 30 records/);
-      } else expect(JSON.stringify({ m: (err as Error).message, c: String((err as Error).cause) })).toMatch(/metadata\.lmdb/);
+      } else
+        expect(JSON.stringify({ m: (err as Error).message, c: String((err as Error).cause) })).toMatch(
+          /metadata\.lmdb/,
+        );
       expect(await storedCount(root)).toBe(30);
       expect(snapshotDirs(root)).toHaveLength(30);
     });
@@ -118,7 +121,9 @@ describe('start-up never deletes what it cannot prove orphaned', () => {
 
     const cm = await openCacheManager({ root, snapshotter: 'native', recover: 'lost+found' });
     expect(cm.startup.repairs.filter((r) => r.action === 'moved-to-lost-found')).toHaveLength(8);
-    expect((await cm.diskUsage()).map((u) => u.id).sort()).toEqual([...chains.keys()].filter((id) => !leaves.includes(id)).sort());
+    expect((await cm.diskUsage()).map((u) => u.id).sort()).toEqual(
+      [...chains.keys()].filter((id) => !leaves.includes(id)).sort(),
+    );
     await cm.close();
     for (const id of leaves) {
       const dir = join(root, 'lost+found', 'committed', id);

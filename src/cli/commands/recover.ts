@@ -43,7 +43,9 @@ export function registerRecover(program: Command): void {
         if (flags.format === 'json') process.stdout.write(`${JSON.stringify({ records, repairs })}\n`);
         else {
           for (const r of repairs)
-            process.stdout.write(`${r.action}${r.id ? ` ${terminalText(JSON.stringify(r.id))}` : ''}: ${terminalText(r.detail)}\n`);
+            process.stdout.write(
+              `${r.action}${r.id ? ` ${terminalText(JSON.stringify(r.id))}` : ''}: ${terminalText(r.detail)}\n`,
+            );
           process.stdout.write(`Recovered: ${records} records kept, ${repairs.length} repairs\n`);
         }
       } finally {
