@@ -5,6 +5,7 @@ import { CacheError, type CacheErrorCode } from './errors.js';
 const CACHE_CODE: Readonly<Record<MetadataErrorCode, CacheErrorCode>> = {
   NOT_FOUND: 'NOT_FOUND',
   CORRUPT: 'INVALID',
+  DAMAGED: 'NEEDS_RECOVERY',
   UNSUPPORTED_VERSION: 'INVALID',
   READ_ONLY: 'INVALID',
 };

@@ -7,7 +7,9 @@ import { cacheErrorFromMetadata } from './metadata-errors.js';
 import type { CacheEvent } from './events.js';
 import { openSnapshotter, snapshotterChoice } from './open-snapshotter.js';
 import { releaseOrphanLeases } from './leases.js';
-import { OpenOptionsSchema, parseOptions, type OpenOptions } from './options.js';
+import { OpenOptionsSchema, parseOptions, type OpenOptions, type RecoverMode } from './options.js';
+import { setAsideDamagedMetadata } from './recovery.js';
+import { checkRoot, createRoot, tightenRoot } from './root-permissions.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
@@ -67,6 +69,7 @@ function refuseOverlayRoot(root: string): void {
 export interface CheckedOptions {
   root: string;
   readOnly: boolean;
+  recover: RecoverMode | undefined;
   snapshotter: ReturnType<typeof parseRest>['snapshotter'];
   gcPolicies: PruneInfo[] | undefined;
   gcInterval: number;
@@ -95,7 +98,13 @@ export function checkOptions(options: CacheManagerOptions): CheckedOptions {
       `invalid cache manager options: eventBufferSize ${String(eventBufferSize)} is not a positive integer`,
     );
   const opts = parseRest(rest);
+  if (opts.recover !== undefined && opts.readOnly)
+    throw new CacheError(
+      'INVALID',
+      'invalid cache manager options: recover repairs the root, so it needs readOnly false',
+    );
   return {
+    recover: opts.recover,
     root: opts.root,
     readOnly: opts.readOnly,
     snapshotter: opts.snapshotter,
@@ -146,12 +155,18 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     onOperation: hooks.onOperation,
     open: async () => {
       if (opts.snapshotter === 'overlay') refuseOverlayRoot(opts.root);
+      // Refused before anything is written: a root others can write to, or that another user owns.
+      const exists = checkRoot(opts.root);
+      if (!opts.readOnly && !exists) createRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
+      // Rebuilding starts from an empty store when the old file cannot even be opened safely.
+      if (opts.recover === 'rebuild-metadata') await setAsideDamagedMetadata(join(opts.root, 'metadata'));
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });
       const choice = await snapshotterChoice(store, opts.root, opts.snapshotter);
       if (choice.kind === 'overlay') refuseOverlayRoot(opts.root);
       ownSnapshotter = choice.kind !== 'custom';
       snapshotter = await openSnapshotter(choice, join(opts.root, 'snapshots'));
+      if (!opts.readOnly) tightenRoot(opts.root);
       const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
       const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
@@ -173,8 +188,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         return;
       }
       const swept = await sweepMounts(join(opts.root, 'mounts'));
-      const report = await reconcile(store, snapshotter, index, (entry) =>
-        hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
+      const report = await reconcile(
+        store,
+        snapshotter,
+        index,
+        (entry) => hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
+        { root: opts.root, recover: opts.recover },
       );
       for (const entry of await releaseOrphanLeases(snapshotter)) {
         report.repairs.push(entry);

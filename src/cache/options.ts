@@ -23,7 +23,14 @@ export const OpenOptionsSchema = z.strictObject({
     .optional(),
   /** Opens metadata read-only, takes no lock and writes nothing: for inspecting a root a live process owns. */
   readOnly: z.boolean().default(false),
+  /**
+   * The way out of NEEDS_RECOVERY: 'rebuild-metadata' rebuilds missing records from the snapshots
+   * (a damaged metadata file is moved aside first); 'lost+found' keeps the consistent records and
+   * copies every orphan snapshot's content to `<root>/lost+found/` before removing it.
+   */
+  recover: z.enum(['rebuild-metadata', 'lost+found']).optional(),
 });
+export type RecoverMode = NonNullable<z.output<typeof OpenOptionsSchema>['recover']>;
 export type OpenOptions = z.input<typeof OpenOptionsSchema>;
 export type ResolvedOpenOptions = z.output<typeof OpenOptionsSchema>;
 

@@ -3,7 +3,9 @@ import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
 import { isSnapshotError } from '../snapshot/errors.js';
 import type { Info, Snapshotter } from '../snapshot/types.js';
 import { activeKey, committedKey, parseSnapshotKey } from './keys.js';
+import type { RecoverMode } from './options.js';
 import type { RecordIndex } from './records/record-index.js';
+import { needsRecovery, rebuildRecords, recoveryError, salvageRecord, salvageSnapshot } from './recovery.js';
 import { dormantStateOf } from './records/rules.js';
 
 export type ReconcileAction =
@@ -16,7 +18,9 @@ export type ReconcileAction =
   | 'kept-corrupt-record'
   | 'unmounted-leaked-mount'
   | 'kept-busy-mount'
-  | 'released-orphan-lease';
+  | 'released-orphan-lease'
+  | 'rebuilt-record'
+  | 'moved-to-lost-found';
 
 export interface ReconcileEntry {
   action: ReconcileAction;
@@ -31,23 +35,31 @@ export interface ReconcileReport {
   repairs: ReconcileEntry[];
 }
 
+/** Where the root is, and the recovery the caller asked for, if any. */
+export interface ReconcileOptions {
+  root: string;
+  recover?: RecoverMode | undefined;
+}
+
 /**
  * Brings metadata and the snapshotter back into agreement after any stop,
  * clean or not, then loads every surviving record into the table as dormant.
+ * Only what a crash leaves is repaired unasked: when one side is empty while
+ * the other has data, or the repairs would remove more than a small share,
+ * it throws NEEDS_RECOVERY before changing anything, unless `recover` says how.
  */
 export async function reconcile(
   store: MetadataStore,
   snapshotter: Snapshotter,
   table: RecordIndex,
   report: (entry: ReconcileEntry) => void,
+  options: ReconcileOptions = { root: '.' },
 ): Promise<ReconcileReport> {
   const repairs: ReconcileEntry[] = [];
   const note = (entry: ReconcileEntry) => {
     repairs.push(entry);
     report(entry);
   };
-  // Half-made or half-removed snapshot directories from a crash go first.
-  await snapshotter.cleanup?.();
   const snapshots = new Map<string, Info>();
   await snapshotter.walk((info) => void snapshots.set(info.name, info));
   const corruptIds = new Set<string>();
@@ -63,6 +75,12 @@ export async function reconcile(
     records.set(meta.id, meta);
 
   const writes: MetadataWrite[] = [];
+  if (options.recover === 'rebuild-metadata')
+    for (const meta of rebuildRecords(snapshots, (id) => records.has(id) || corruptIds.has(id))) {
+      records.set(meta.id, meta);
+      writes.push({ put: meta });
+      note({ action: 'rebuilt-record', id: meta.id, detail: `rebuilt as ${meta.state} from its snapshot` });
+    }
   const doomed: { id: string; action: ReconcileAction; detail: string }[] = [];
   for (const meta of records.values()) {
     const hasActive = snapshots.get(activeKey(meta.id))?.kind === 'active';
@@ -116,13 +134,6 @@ export async function reconcile(
       doomed.push({ id: child, action: 'dropped-orphan-child', detail: 'its parent was dropped' });
     }
   }
-  // Mark doomed records durably first: a crash during the snapshot removals below is finished next time.
-  for (const id of gone) {
-    const meta = records.get(id)!;
-    if (meta.state !== 'removing') writes.push({ put: { ...meta, state: 'removing' } });
-  }
-  await store.write(writes);
-
   const owned = (key: string) => {
     const role = parseSnapshotKey(key);
     // A key that is not one of ours may belong to someone sharing the store (a containerd namespace): never ours to delete.
@@ -131,6 +142,53 @@ export async function reconcile(
     if (role.role === 'view') return false;
     return records.has(role.id) && !gone.has(role.id);
   };
+  // Removals no record vouches for: snapshots without a record, and records whose data is gone.
+  const vouched = new Set(
+    doomed
+      .filter((d) => d.action === 'completed-removal' || d.action === 'removed-unretained-mutable')
+      .map((d) => d.id),
+  );
+  const unvouched = [...snapshots.values()].filter((info) => {
+    const role = parseSnapshotKey(info.name);
+    return role?.role !== 'view' && !owned(info.name) && !(role && vouched.has(role.id));
+  });
+  const lost = doomed.filter((d) => d.action === 'dropped-missing-snapshot' || d.action === 'dropped-orphan-child');
+  if (options.recover === undefined) {
+    const problem = needsRecovery({
+      records: records.size + corruptIds.size,
+      snapshots: [...snapshots.keys()].filter((k) => parseSnapshotKey(k)?.role !== 'view').length,
+      orphanSnapshots: unvouched.length,
+      lostRecords: lost.length,
+    });
+    if (problem !== undefined) throw recoveryError(options.root, problem);
+  }
+  // Half-made or half-removed snapshot directories from a crash go next (the snapshotter refuses
+  // to delete more than a crash leaves, too).
+  await snapshotter.cleanup?.();
+  if (options.recover === 'lost+found') {
+    // Copied out before anything is marked: a crash here leaves the root as it was.
+    for (const info of unvouched) {
+      const dest = await salvageSnapshot(snapshotter, options.root, info);
+      const role = parseSnapshotKey(info.name);
+      note({
+        action: 'moved-to-lost-found',
+        ...(role ? { id: role.id } : {}),
+        detail: `snapshot ${info.name} copied to ${dest}`,
+      });
+    }
+    for (const d of lost) {
+      const dest = await salvageRecord(options.root, records.get(d.id)!);
+      note({ action: 'moved-to-lost-found', id: d.id, detail: `record kept as ${dest}` });
+    }
+  }
+
+  // Mark doomed records durably first: a crash during the snapshot removals below is finished next time.
+  for (const id of gone) {
+    const meta = records.get(id)!;
+    if (meta.state !== 'removing') writes.push({ put: { ...meta, state: 'removing' } });
+  }
+  await store.write(writes);
+
   await removeSnapshots(
     snapshotter,
     snapshots,

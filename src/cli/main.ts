@@ -23,6 +23,7 @@ registerPrune(program);
 registerInspect(program);
 registerWatch(program);
 registerServe(program);
+(await import('./commands/recover.js')).registerRecover(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,10 +2,11 @@
  * Why the metadata store refused or failed:
  * - `NOT_FOUND`: no metadata at the path (a read-only open never creates it);
  * - `CORRUPT`: a stored value does not pass its schema;
+ * - `DAMAGED`: the LMDB file itself fails its header check and was not opened;
  * - `UNSUPPORTED_VERSION`: the stored schema version is malformed or newer than this code;
  * - `READ_ONLY`: a write to a store opened read-only.
  */
-export type MetadataErrorCode = 'NOT_FOUND' | 'CORRUPT' | 'UNSUPPORTED_VERSION' | 'READ_ONLY';
+export type MetadataErrorCode = 'NOT_FOUND' | 'CORRUPT' | 'DAMAGED' | 'UNSUPPORTED_VERSION' | 'READ_ONLY';
 
 /** A metadata store failure; names the store's path, the record when there is one, and the reason. */
 export class MetadataError extends Error {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { MetadataError } from './errors.js';
+import { assertMetadataFile } from './metadata-file.js';
 import { migrationPath } from './migrations.js';
 import { StoredRecord, SCHEMA_VERSION, SchemaVersion } from './schema.js';
 
@@ -29,6 +30,7 @@ export class MetadataStore {
   ) {}
 
   static async open(path: string, options: { readOnly?: boolean } = {}): Promise<MetadataStore> {
+    assertMetadataFile(path);
     const readOnly = options.readOnly ?? false;
     if (!readOnly) mkdirSync(path, { recursive: true });
     else if (!existsSync(path))

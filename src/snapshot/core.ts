@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
@@ -20,6 +20,8 @@ export interface SnapshotDriver {
   mounts(rec: SnapshotRecord, chain: SnapshotRecord[]): Mount[];
   /** Live usage of the storage the snapshot itself owns. */
   usage(rec: SnapshotRecord, options: UsageOptions): Promise<Usage>;
+  /** Directories inside a snapshot's storage that are handed out or written to (checked like the storage). */
+  innerDirs?(rec: SnapshotRecord): string[];
   /** Runs before an active snapshot is committed (its storage is final afterwards). */
   beforeCommit?(rec: SnapshotRecord, chain: SnapshotRecord[]): Promise<void>;
 }
@@ -67,13 +69,47 @@ export class SnapshotterCore implements Snapshotter {
    * open only once at a time in this process; a second open is refused.
    */
   protected static async openStore(root: string): Promise<SnapshotStore> {
-    await mkdir(join(root, 'snapshots'), { recursive: true });
+    // Everything the snapshotter keeps above the snapshots' own roots is private, whatever the umask.
+    await mkdir(join(root, 'snapshots'), { recursive: true, mode: 0o700 });
+    for (const dir of [root, join(root, 'snapshots')]) {
+      if (!(await lstat(dir)).isDirectory())
+        throw new SnapshotError('FAILED_PRECONDITION', 'open', root, `${dir} is not a directory (a symlink?)`);
+      await chmod(dir, 0o700);
+    }
     const real = await realpath(root);
     if (openRoots.has(real))
       throw new SnapshotError('FAILED_PRECONDITION', 'open', root, 'this root is already open; close it first');
-    const store = SnapshotStore.open(join(root, 'metadata.lmdb'));
+    const file = join(root, 'metadata.lmdb');
+    const store = SnapshotStore.open(file);
+    for (const f of [file, `${file}-lock`]) await chmod(f, 0o600).catch(() => undefined);
     openRoots.set(real, store);
     return store;
+  }
+
+  /**
+   * Refuses snapshots whose storage is not a plain directory any more: a
+   * symlink swapped in would send copies, mounts and handed-out paths
+   * elsewhere. Checked before each of those, with lstat (which never follows).
+   */
+  protected async checkStorage(op: string, key: string, recs: readonly SnapshotRecord[]): Promise<void> {
+    for (const rec of recs)
+      for (const path of [this.dirOf(rec.id), ...(this.driver.innerDirs?.(rec) ?? [])]) {
+        const st = await lstat(path).catch(() => undefined);
+        if (st === undefined)
+          throw new SnapshotError(
+            'FAILED_PRECONDITION',
+            op,
+            key,
+            `storage of snapshot ${rec.name} is missing: ${path}`,
+          );
+        if (!st.isDirectory())
+          throw new SnapshotError(
+            'FAILED_PRECONDITION',
+            op,
+            key,
+            `storage of snapshot ${rec.name} at ${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refused`,
+          );
+      }
   }
 
   dirOf(id: number): string {
@@ -135,6 +171,7 @@ export class SnapshotterCore implements Snapshotter {
       const labels = normalizeLabels(op, key, options?.labels);
       const parentRec = this.checkCreate(op, key, parentName);
       const chain = parentRec ? [parentRec, ...this.store.chain(parentRec)] : [];
+      await this.checkStorage(op, key, chain);
       const id = this.nextId++;
       const tmp = join(this.snapshotsDir, `new-${id}`);
       this.building.add(id);
@@ -181,6 +218,7 @@ export class SnapshotterCore implements Snapshotter {
           await this.discard(this.dirOf(id));
           throw err;
         }
+        await this.checkStorage(op, key, [rec, ...chain]);
         return this.driver.mounts(rec, chain);
       } finally {
         this.building.delete(id);
@@ -214,7 +252,9 @@ export class SnapshotterCore implements Snapshotter {
           key,
           'snapshot is committed; only active and view snapshots have mounts',
         );
-      return this.driver.mounts(rec, this.store.chain(rec));
+      const chain = this.store.chain(rec);
+      await this.checkStorage('mounts', key, [rec, ...chain]);
+      return this.driver.mounts(rec, chain);
     });
   }
 
@@ -223,6 +263,7 @@ export class SnapshotterCore implements Snapshotter {
       validateKey('usage', 'key', key);
       const rec = this.mustGet('usage', key);
       if (rec.kind === 'committed' && rec.usage) return { ...rec.usage };
+      await this.checkStorage('usage', key, [rec]);
       return this.driver.usage(rec, options);
     });
   }
@@ -246,6 +287,7 @@ export class SnapshotterCore implements Snapshotter {
         return rec;
       };
       const rec = check();
+      await this.checkStorage('commit', key, [rec, ...this.store.chain(rec)]);
       try {
         await this.driver.beforeCommit?.(rec, this.store.chain(rec));
       } catch (err) {
@@ -348,12 +390,26 @@ export class SnapshotterCore implements Snapshotter {
   cleanup(): Promise<void> {
     return this.run('cleanup', undefined, async () => {
       const live = this.store.ids();
+      const doomed: string[] = [];
+      let unknown = 0;
       for (const entry of await readdir(this.snapshotsDir)) {
         const id = /^(?:new-)?(\d+)$/.exec(entry);
         if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1])))))
           continue;
-        await this.discard(join(this.snapshotsDir, entry));
+        if (id && !entry.startsWith('new-')) unknown++;
+        doomed.push(entry);
       }
+      // A crash leaves at most a few finished directories without a record (one per call in flight);
+      // many of them mean the metadata lost track of them, and deleting them would delete data.
+      if (unknown > 5 && unknown > live.size * 0.1)
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'cleanup',
+          undefined,
+          `${unknown} snapshot directories under ${this.snapshotsDir} are unknown to the metadata (which knows ` +
+            `${live.size}); is ${join(this.root, 'metadata.lmdb')} damaged? nothing was removed`,
+        );
+      for (const entry of doomed) await this.discard(join(this.snapshotsDir, entry));
     });
   }
 

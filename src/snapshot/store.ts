@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { z } from 'zod';
+import { checkLmdbFile } from '../metadata/lmdb-check.js';
 import { SnapshotError } from './errors.js';
 import type { Info, SnapshotKind } from './types.js';
 
@@ -40,6 +41,11 @@ export class SnapshotStore {
   ) {}
 
   static open(path: string): SnapshotStore {
+    // lmdb-js would map a damaged file and die on a signal; a bad header is refused first.
+    // (A path with an extension is the data file itself to lmdb-js, not a directory.)
+    const check = checkLmdbFile(path);
+    if (!check.ok)
+      throw new SnapshotError('FAILED_PRECONDITION', 'open', path, `snapshot metadata is damaged: ${check.reason}`);
     const env = open({ path, maxDbs: 8 });
     return new SnapshotStore(
       env,

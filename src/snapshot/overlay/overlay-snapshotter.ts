@@ -83,12 +83,14 @@ export class OverlaySnapshotter extends SnapshotterCore {
     let self: OverlaySnapshotter | undefined;
     const driver: SnapshotDriver = {
       build: async (dir) => {
-        await mkdir(dir);
+        await mkdir(dir, { mode: 0o700 });
+        await chmod(dir, 0o700);
         await mkdir(join(dir, 'fs'));
         await chmod(join(dir, 'fs'), 0o755);
         await mkdir(join(dir, 'work'), { mode: 0o700 });
       },
       mounts: (rec, chain) => self!.overlayMounts(rec, chain),
+      innerDirs: (rec) => [self!.fsOf(rec.id), join(self!.dirOf(rec.id), 'work')],
       usage: (rec, options) => treeUsage(self!.fsOf(rec.id), options),
       beforeCommit: (rec, chain) => self!.keepHardlinkGroups(rec, chain),
     };
