@@ -22,7 +22,9 @@ export class ConfirmationRequiredError extends Error {
  */
 export async function confirm(message: string, streams: PromptStreams, forceFlag = '--force'): Promise<boolean> {
   if (streams.input.isTTY !== true)
-    throw new ConfirmationRequiredError(`stdin is not a terminal, so nobody can confirm: pass ${forceFlag} to go ahead`);
+    throw new ConfirmationRequiredError(
+      `stdin is not a terminal, so nobody can confirm: pass ${forceFlag} to go ahead`,
+    );
   streams.output.write(`${message} [y/N] `);
   const lines = createInterface({ input: streams.input, terminal: false });
   try {

@@ -22,7 +22,8 @@ export const verboseOption = () =>
   new Option('-v, --verbose', 'one block per record with every field (as --format pretty)');
 
 /** `--root`: the cache root every command works on. */
-export const rootOption = () => new Option('--root <dir>', 'cache root (must exist; see --create)').default('./.cachekit');
+export const rootOption = () =>
+  new Option('--root <dir>', 'cache root (must exist; see --create)').default('./.cachekit');
 
 /** `--create` of prune and serve: make the root when it does not exist yet, instead of refusing. */
 export const createOption = () =>

@@ -46,7 +46,10 @@ export function usageSummary(rows: readonly UsageInfo[]): string[] {
  * A table like `docker buildx du`: id, reclaimable, size, last used, largest first; then the totals, which buildx
  * leaves out when filters are given.
  */
-export function renderUsageTable(rows: readonly UsageInfo[], options: { now?: number; summary?: boolean } = {}): string {
+export function renderUsageTable(
+  rows: readonly UsageInfo[],
+  options: { now?: number; summary?: boolean } = {},
+): string {
   const now = options.now ?? Date.now();
   const sorted = [...rows].sort((a, b) => b.size - a.size);
   const table = alignRows([TABLE_HEADER, ...sorted.map((u) => tableRow(u, now))]);

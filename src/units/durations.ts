@@ -36,7 +36,11 @@ export function parseDuration(input: string, options: ParseDurationOptions = {})
   if (text === '') throw new UnitParseError('duration', input, 'empty');
   if (text.startsWith('-')) throw new UnitParseError('duration', input, 'must not be negative');
   if (options.requireUnit === true && /^\d+(?:\.\d+)?$/.test(text) && Number(text) !== 0)
-    throw new UnitParseError('duration', input, `needs a unit, e.g. ${text}h, ${text}m or ${text}s (units: w d h m s ms)`);
+    throw new UnitParseError(
+      'duration',
+      input,
+      `needs a unit, e.g. ${text}h, ${text}m or ${text}s (units: w d h m s ms)`,
+    );
   if (/^\d+$/.test(text)) return checkedMs(input, Number(text) * 1000);
   const part = /(\d+(?:\.\d+)?)(ms|[wdhms])/gy;
   let total = 0;

@@ -120,8 +120,10 @@ export function registerPrune(program: Command): void {
             next: (r) => {
               count++;
               freed += r.size;
-              progress.update(`${count} records, ${formatSize(freed, { docker: true })}`);
+              // Clear the progress line first, so a row never lands after it on the terminal.
+              progress.done();
               print(r);
+              progress.update(`${count} records, ${formatSize(freed, { docker: true })}`);
             },
             error: reject,
             complete: resolve,
@@ -146,7 +148,8 @@ function printer(format: 'table' | 'pretty' | 'json', dryRun: boolean): (r: Prun
   const out = (text: string) => process.stdout.write(`${text}\n`);
   if (format === 'json') return (r) => out(JSON.stringify(r));
   if (format === 'pretty')
-    return (r) => out(`${renderUsageBlock(r)}\n${dryRun ? 'Would remove' : 'Removed'}:      ${terminalText(r.reason)}\n`);
+    return (r) =>
+      out(`${renderUsageBlock(r)}\n${dryRun ? 'Would remove' : 'Removed'}:      ${terminalText(r.reason)}\n`);
   // Rows stream out, so widths are fixed (buildx pads the id to 40 as well); long cells just push the rest right.
   const widths = [40, 11, 10, 22];
   const row = (cells: readonly string[]) =>
