@@ -43,7 +43,11 @@ export class MetadataStore {
       if (readOnly) {
         // A read-write open writes the version first: without one this was never a cachekit store.
         await env.close();
-        throw new MetadataError('NOT_FOUND', path, `no schema version in ${path}: not a cachekit root, or never opened`);
+        throw new MetadataError(
+          'NOT_FOUND',
+          path,
+          `no schema version in ${path}: not a cachekit root, or never opened`,
+        );
       }
       await meta.put(VERSION_KEY, SCHEMA_VERSION);
     } else {
