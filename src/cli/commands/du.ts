@@ -23,7 +23,7 @@ export function registerDu(program: Command): void {
         'Differences from buildx: --filter also takes containerd syntax and until=DURATION is applied (buildx du',
         'ignores it); --format json is one JSON array, not one object per line; no Go templates; -v is short for',
         '--verbose.',
-      ].join('\n'),
+      ].join(' '),
     )
     .addOption(rootOption())
     .addOption(filterOption())

@@ -79,7 +79,7 @@ const DESCRIPTION = [
   'disk) and print as docker prints them (decimal: 1.5GB). Durations need a unit (24h, 90m, 1h30m).',
   'Differences from buildx: a piped answer is not read (use --force); the prompt goes to stderr; --filter also',
   'takes containerd syntax; --keep-duration, --dry-run, --create, --format and -v are cachekit additions.',
-].join('\n');
+].join(' ');
 
 export function registerPrune(program: Command): void {
   program
