@@ -2,53 +2,81 @@ import type { UsageInfo } from '../cache/usage.js';
 import { CELL_MAX, terminalText } from './escape.js';
 import { formatAge, formatSize } from '../units/index.js';
 
-/** A table like `docker buildx du`: id, reclaimable, size, last used; then totals. */
-export function renderUsageTable(rows: readonly UsageInfo[], now = Date.now()): string {
-  const sorted = [...rows].sort((a, b) => b.size - a.size);
-  const lines = [['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED']];
-  for (const u of sorted)
-    lines.push([
-      terminalText(u.id, { max: CELL_MAX }) + (u.mutable ? '*' : ''),
-      String(!u.inUse),
-      formatSize(u.size),
-      u.lastUsedAt ? `${formatAge(now - u.lastUsedAt.getTime())} ago` : '',
-    ]);
+/** Sizes and ages as buildx prints them (go-units HumanSize and HumanDuration). */
+const size = (bytes: number) => formatSize(bytes, { docker: true });
+const ago = (u: UsageInfo, now: number) =>
+  u.lastUsedAt ? `${formatAge(now - u.lastUsedAt.getTime(), { docker: true })} ago` : '';
+
+/** Columns of `docker buildx du`: a `*` marks a mutable id and a shared size. */
+export const TABLE_HEADER = ['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED'] as const;
+
+export function tableRow(u: UsageInfo, now: number): string[] {
+  return [
+    terminalText(u.id, { max: CELL_MAX }) + (u.mutable ? '*' : ''),
+    String(!u.inUse),
+    size(u.size) + (u.shared ? '*' : ''),
+    ago(u, now),
+  ];
+}
+
+/** Cells padded to their column's widest, two spaces apart. */
+export function alignRows(lines: readonly (readonly string[])[]): string[] {
   const widths = lines[0]!.map((_, col) => Math.max(...lines.map((l) => l[col]!.length)));
-  const table = lines.map((l) =>
+  return lines.map((l) =>
     l
       .map((cell, col) => cell.padEnd(widths[col]!))
       .join('  ')
       .trimEnd(),
   );
-  const total = rows.reduce((n, u) => n + u.size, 0);
-  const reclaimable = rows.filter((u) => !u.inUse).reduce((n, u) => n + u.size, 0);
+}
+
+/** buildx's totals: Shared and Private only when something is shared. */
+export function usageSummary(rows: readonly UsageInfo[]): string[] {
+  const total = rows.reduce((n, u) => n + Math.max(0, u.size), 0);
+  const reclaimable = rows.filter((u) => !u.inUse).reduce((n, u) => n + Math.max(0, u.size), 0);
+  const shared = rows.filter((u) => u.shared).reduce((n, u) => n + u.size, 0);
   return [
-    ...table,
-    `Shared:\t\t0B`,
-    `Private:\t${formatSize(total)}`,
-    `Reclaimable:\t${formatSize(reclaimable)}`,
-    `Total:\t\t${formatSize(total)}`,
+    ...(shared > 0 ? [`Shared:\t\t${size(shared)}`, `Private:\t${size(total - shared)}`] : []),
+    `Reclaimable:\t${size(reclaimable)}`,
+    `Total:\t\t${size(total)}`,
+  ];
+}
+
+/**
+ * A table like `docker buildx du`: id, reclaimable, size, last used, largest first; then the totals, which buildx
+ * leaves out when filters are given.
+ */
+export function renderUsageTable(
+  rows: readonly UsageInfo[],
+  options: { now?: number; summary?: boolean } = {},
+): string {
+  const now = options.now ?? Date.now();
+  const sorted = [...rows].sort((a, b) => b.size - a.size);
+  const table = alignRows([TABLE_HEADER, ...sorted.map((u) => tableRow(u, now))]);
+  return [...table, ...(options.summary === false ? [] : usageSummary(rows))].join('\n');
+}
+
+/** One record as buildx's `du --verbose` (`--format pretty`) shows it; values whole but escaped. */
+export function renderUsageBlock(u: UsageInfo, now = Date.now()): string {
+  const t = (text: string) => terminalText(text);
+  return [
+    `ID:           ${t(u.id)}`,
+    ...(u.parents.length ? ['Parents:', ...u.parents.map((p) => ` - ${t(p)}`)] : []),
+    `Created at:   ${u.createdAt.toISOString()}`,
+    `Mutable:      ${u.mutable}`,
+    `Reclaimable:  ${!u.inUse}`,
+    `Shared:       ${u.shared}`,
+    `Size:         ${size(u.size)}`,
+    ...(u.description ? [`Description:  ${t(u.description)}`] : []),
+    `Usage count:  ${u.usageCount}`,
+    ...(u.lastUsedAt ? [`Last used:    ${ago(u, now)}`] : []),
+    ...(u.recordType ? [`Type:         ${t(u.recordType)}`] : []),
   ].join('\n');
 }
 
-/** `--verbose`: one block per record with every field, values whole but escaped. */
-export function renderUsageVerbose(rows: readonly UsageInfo[]): string {
-  const t = (text: string) => terminalText(text);
-  return rows
-    .map((u) =>
-      [
-        `ID:\t\t${t(u.id)}`,
-        ...(u.parents.length ? [`Parent:\t\t${u.parents.map(t).join(', ')}`] : []),
-        `Created at:\t${u.createdAt.toISOString()}`,
-        `Mutable:\t${u.mutable}`,
-        `Reclaimable:\t${!u.inUse}`,
-        `Shared:\t\t${u.shared}`,
-        `Size:\t\t${formatSize(u.size)}`,
-        ...(u.description ? [`Description:\t${t(u.description)}`] : []),
-        `Usage count:\t${u.usageCount}`,
-        ...(u.lastUsedAt ? [`Last used:\t${u.lastUsedAt.toISOString()}`] : []),
-        `Type:\t\t${t(u.recordType)}`,
-      ].join('\n'),
-    )
-    .join('\n\n');
+/** `--verbose`: one block per record, a blank line between, then the totals as buildx prints them. */
+export function renderUsageVerbose(rows: readonly UsageInfo[], options: { now?: number; summary?: boolean } = {}) {
+  const now = options.now ?? Date.now();
+  const blocks = rows.map((u) => `${renderUsageBlock(u, now)}\n`);
+  return [...blocks, ...(options.summary === false ? [] : usageSummary(rows))].join('\n');
 }

@@ -42,7 +42,16 @@ export class MetadataStore {
     const store = new MetadataStore(path, env, records, meta, readOnly);
     const stored = meta.get(VERSION_KEY);
     if (stored === undefined) {
-      if (!readOnly) await meta.put(VERSION_KEY, SCHEMA_VERSION);
+      if (readOnly) {
+        // A read-write open writes the version first: without one this was never a cachekit store.
+        await env.close();
+        throw new MetadataError(
+          'NOT_FOUND',
+          path,
+          `no schema version in ${path}: not a cachekit root, or never opened`,
+        );
+      }
+      await meta.put(VERSION_KEY, SCHEMA_VERSION);
     } else {
       const parsed = SchemaVersion.safeParse(stored);
       if (!parsed.success)

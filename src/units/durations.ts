@@ -3,10 +3,22 @@
  *
  * A plain integer is seconds (as in buildkitd.toml). Otherwise one or more `<number><unit>` parts,
  * units `ms s m h d w` (d = 24h, w = 7d), e.g. `48h`, `1h30m`, `7d`, `500ms`, `1.5h`. Results are milliseconds,
- * rounded to whole milliseconds.
+ * rounded to whole milliseconds. With `{ requireUnit: true }` (the CLI, like Go's time.ParseDuration that buildx
+ * uses) a bare number other than `0` is refused, so `24` cannot silently mean 24 seconds.
  */
 
+import { dockerHumanDuration } from './docker.js';
 import { UnitParseError } from './errors.js';
+
+export interface ParseDurationOptions {
+  /** Refuse a bare number (but `0`), as Go's time.ParseDuration does: `24` must be written `24h`, `24m` or `24s`. */
+  requireUnit?: boolean;
+}
+
+export interface FormatAgeOptions {
+  /** Print as docker's go-units HumanDuration does (buildx's LAST ACCESSED): `5 minutes`, `About an hour`. */
+  docker?: boolean;
+}
 
 const DURATION_UNITS: ReadonlyArray<readonly [string, number]> = [
   ['w', 7 * 24 * 3600_000],
@@ -19,10 +31,16 @@ const DURATION_UNITS: ReadonlyArray<readonly [string, number]> = [
 const DURATION_MS: Record<string, number> = Object.fromEntries(DURATION_UNITS);
 
 /** Parses a duration to milliseconds. */
-export function parseDuration(input: string): number {
+export function parseDuration(input: string, options: ParseDurationOptions = {}): number {
   const text = input.trim();
   if (text === '') throw new UnitParseError('duration', input, 'empty');
   if (text.startsWith('-')) throw new UnitParseError('duration', input, 'must not be negative');
+  if (options.requireUnit === true && /^\d+(?:\.\d+)?$/.test(text) && Number(text) !== 0)
+    throw new UnitParseError(
+      'duration',
+      input,
+      `needs a unit, e.g. ${text}h, ${text}m or ${text}s (units: w d h m s ms)`,
+    );
   if (/^\d+$/.test(text)) return checkedMs(input, Number(text) * 1000);
   const part = /(\d+(?:\.\d+)?)(ms|[wdhms])/gy;
   let total = 0;
@@ -66,7 +84,8 @@ export function formatDuration(ms: number): string {
 }
 
 /** Formats milliseconds roughly, largest unit only, for reasons: 9d, 5h, 42s (days rather than weeks read better). */
-export function formatAge(ms: number): string {
+export function formatAge(ms: number, options: FormatAgeOptions = {}): string {
+  if (options.docker === true) return dockerHumanDuration(ms);
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
   for (const [unit, size] of DURATION_UNITS) {
     if (unit !== 'ms' && unit !== 'w' && ms >= size) return `${Math.floor(ms / size)}${unit}`;

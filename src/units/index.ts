@@ -10,4 +10,10 @@ export {
   type ParseSizeOptions,
   type FormatSizeOptions,
 } from './sizes.js';
-export { parseDuration, formatDuration, formatAge } from './durations.js';
+export {
+  parseDuration,
+  formatDuration,
+  formatAge,
+  type ParseDurationOptions,
+  type FormatAgeOptions,
+} from './durations.js';

@@ -4,12 +4,15 @@
  * A plain integer is bytes. Suffixes are case-insensitive, an optional space may precede them:
  *   - `B`; SI `kB MB GB TB PB` are powers of 1000 (GB = 1e9), matching BuildKit's built-in defaults (512MB, 10GB);
  *   - IEC `KiB MiB GiB TiB PiB` are powers of 1024;
- *   - a bare letter `K M G T P` is binary, as docker's `units.RAMInBytes` (used by buildx's `--keep-storage`) reads it.
- *   Pass `{ docker: true }` to read every suffix as binary, exactly like RAMInBytes.
+ *   - a bare letter `K M G T P` is binary, as docker's `units.RAMInBytes` reads it.
  *   Fractions are allowed with a unit (`1.5G`) and rounded to whole bytes; plain byte counts must be whole.
+ *   Pass `{ docker: true }` to read sizes exactly as docker's go-units `RAMInBytes` does (what buildx's size flags
+ *   use, and what the cachekit CLI uses): every suffix binary, so `10GB` = `10g` = `10GiB` = 10 × 2^30, `Gi` without
+ *   `B` refused, and fractions truncated toward zero (`1.5` is 1 byte). See docker.ts.
  *   `20%` is a share of the disk: it returns a {@link DiskPercent} marker for the caller to resolve against disk total.
  */
 
+import { dockerHumanSize, parseDockerBytes } from './docker.js';
 import { UnitParseError } from './errors.js';
 
 /** A size written as a percentage of the filesystem, e.g. `20%`. */
@@ -26,7 +29,7 @@ const DECIMAL: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e
 const BINARY: Record<string, number> = { k: KIB, m: KIB ** 2, g: KIB ** 3, t: KIB ** 4, p: KIB ** 5 };
 
 export interface ParseSizeOptions {
-  /** Read every suffix as binary, like docker's units.RAMInBytes. */
+  /** Read the size exactly as docker's go-units RAMInBytes does: every suffix binary (`10GB` = 10 GiB). */
   docker?: boolean;
 }
 
@@ -56,6 +59,7 @@ export function parseBytes(input: string, options: ParseSizeOptions = {}): numbe
 }
 
 function parseBytesOnly(input: string, text: string, options: ParseSizeOptions): number {
+  if (options.docker === true) return parseDockerBytes(input, text);
   if (text === '') throw new UnitParseError('size', input, 'empty');
   if (text.startsWith('-')) throw new UnitParseError('size', input, 'must not be negative');
   const m = SIZE_RE.exec(text);
@@ -70,10 +74,10 @@ function parseBytesOnly(input: string, text: string, options: ParseSizeOptions):
   let multiplier = 1;
   if (letter !== undefined) {
     const key = letter.toLowerCase();
-    const binary = options.docker === true || iec !== undefined || bSuffix === undefined;
+    const binary = iec !== undefined || bSuffix === undefined;
     multiplier = (binary ? BINARY : DECIMAL)[key] ?? 1;
   }
-  if (iec !== undefined && bSuffix === undefined && options.docker !== true) {
+  if (iec !== undefined && bSuffix === undefined) {
     throw new UnitParseError('size', input, `"${letter}${iec}" needs a trailing B (e.g. ${letter}${iec}B)`);
   }
   if (multiplier === 1 && num!.includes('.'))
@@ -96,6 +100,11 @@ export interface FormatSizeOptions {
   binary?: boolean;
   /** Digits after the point at most (trailing zeros dropped); default 2. */
   precision?: number;
+  /**
+   * Print as docker's go-units HumanSize does (buildx's du and prune): decimal units, 4 significant digits, e.g.
+   * `1.5GB`, `237.6kB`, `1.235MB`. `binary` and `precision` do not apply.
+   */
+  docker?: boolean;
 }
 
 const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
@@ -105,6 +114,7 @@ const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 export function formatSize(bytes: number, options: FormatSizeOptions = {}): string {
   if (!Number.isFinite(bytes) || bytes < 0)
     throw new RangeError(`formatSize: ${bytes} is not a non-negative finite number`);
+  if (options.docker === true) return dockerHumanSize(bytes);
   const base = options.binary === true ? KIB : 1000;
   const units = options.binary === true ? BINARY_UNITS : DECIMAL_UNITS;
   const precision = options.precision ?? 2;

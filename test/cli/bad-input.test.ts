@@ -42,7 +42,7 @@ describe('CLI bad input', () => {
     const record = await fails('inspect', 'no-such-record', '--root', root);
     expect(record.stderr).toContain('no-such-record');
     const notRoot = await fails('du', '--root', join(root, 'elsewhere'));
-    expect(notRoot.stderr).toMatch(/not a cachekit root/);
+    expect(notRoot.stderr).toMatch(/cache root .* does not exist/);
     expect(listing()).toEqual(before);
   });
 });

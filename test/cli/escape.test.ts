@@ -57,7 +57,7 @@ describe('CLI output of hostile descriptions and ids', () => {
 
     const verbose = await cachekit('du', '--verbose', '--root', root);
     expect(verbose).not.toMatch(CONTROL);
-    expect(verbose).toContain('Description:\t\\x1b[2J\\x1b]0;pwned\\x07');
+    expect(verbose).toContain('Description:  \\x1b[2J\\x1b]0;pwned\\x07');
     expect(verbose).not.toContain('\nforged line');
 
     const table = await cachekit('du', '--root', root);

@@ -32,10 +32,28 @@ describe('parseSize', () => {
     expect(parseSize(input)).toBe(bytes);
   });
 
-  it('reads every suffix as binary in docker mode, like units.RAMInBytes', () => {
-    expect(parseSize('10GB', { docker: true })).toBe(10 * KIB ** 3);
-    expect(parseSize('10Gi', { docker: true })).toBe(10 * KIB ** 3);
-    expect(parseSize('1kb', { docker: true })).toBe(KIB);
+  // docker/go-units RAMInBytes, the parser of buildx's size flags: every suffix binary, bytes truncated toward zero.
+  it.each([
+    ['10GB', 10 * KIB ** 3],
+    ['10g', 10 * KIB ** 3],
+    ['10GiB', 10 * KIB ** 3],
+    ['10 GB', 10 * KIB ** 3],
+    ['1kb', KIB],
+    ['512', 512],
+    ['512b', 512],
+    ['1.5', 1],
+    ['1.5k', 1536],
+    ['1e3', 1000],
+  ])('docker mode reads %j as %d bytes', (input, bytes) => {
+    expect(parseSize(input, { docker: true })).toBe(bytes);
+  });
+
+  it('10GB is 10737418240 bytes in docker mode', () => {
+    expect(parseBytes('10GB', { docker: true })).toBe(10737418240);
+  });
+
+  it.each(['10Gi', '10GBB', '10x', 'GB', '-1k', '10 G B', '0x10'])('docker mode refuses %j', (input) => {
+    expect(() => parseSize(input, { docker: true })).toThrow(UnitParseError);
   });
 
   it('returns a disk percentage marker, resolved by the caller', () => {
@@ -135,7 +153,47 @@ describe('formatSize', () => {
   });
 });
 
+describe('formatSize in docker mode (go-units HumanSize, %.4g)', () => {
+  it.each([
+    [0, '0B'],
+    [512, '512B'],
+    [1000, '1kB'],
+    [237568, '237.6kB'],
+    [917504, '917.5kB'],
+    [1234567, '1.235MB'],
+    [1.5e9, '1.5GB'],
+    [999_999, '1000kB'], // Go rounds 999.999 to "1000" and keeps the unit
+    [1_062_500, '1.062MB'], // an exact tie rounds to even, as strconv does (toPrecision would say 1.063)
+    [1_063_500, '1.063MB'], // 1.0635 is stored as 1.06349999…: below the tie, so down
+    [10737418240, '10.74GB'],
+  ])('%d bytes print as %s', (bytes, text) => {
+    expect(formatSize(bytes, { docker: true })).toBe(text);
+  });
+});
+
 describe('durations', () => {
+  it('requireUnit refuses a bare number but 0, as Go time.ParseDuration does', () => {
+    expect(() => parseDuration('24', { requireUnit: true })).toThrow(/needs a unit/);
+    expect(() => parseDuration('1.5', { requireUnit: true })).toThrow(/needs a unit/);
+    expect(parseDuration('0', { requireUnit: true })).toBe(0);
+    expect(parseDuration('24h', { requireUnit: true })).toBe(24 * 3600_000);
+    expect(parseDuration('1h30m', { requireUnit: true })).toBe(90 * 60_000);
+  });
+
+  it('formats ages as docker HumanDuration does', () => {
+    expect(formatAge(500, { docker: true })).toBe('Less than a second');
+    expect(formatAge(1000, { docker: true })).toBe('1 second');
+    expect(formatAge(59_000, { docker: true })).toBe('59 seconds');
+    expect(formatAge(90_000, { docker: true })).toBe('About a minute');
+    expect(formatAge(45 * 60_000, { docker: true })).toBe('45 minutes');
+    expect(formatAge(89 * 60_000, { docker: true })).toBe('About an hour');
+    expect(formatAge(5 * 3600_000, { docker: true })).toBe('5 hours');
+    expect(formatAge(3 * 86_400_000, { docker: true })).toBe('3 days');
+    expect(formatAge(21 * 86_400_000, { docker: true })).toBe('3 weeks');
+    expect(formatAge(90 * 86_400_000, { docker: true })).toBe('3 months');
+    expect(formatAge(800 * 86_400_000, { docker: true })).toBe('2 years');
+  });
+
   it.each([
     ['48h', 48 * 3600_000],
     ['30m', 30 * 60_000],

@@ -1,48 +1,70 @@
 import type { Command } from 'commander';
-import { formatOption, rootOption } from '../options.js';
+import { cliFilters, checkFilterParts } from '../filters.js';
+import { filterOption, reportFormat, reportFormatOption, rootOption, verboseOption } from '../options.js';
 import { ProgressLine } from '../progress.js';
+import { requireCacheRoot } from '../root.js';
 import { formatSize } from '../../units/index.js';
 import { renderUsageTable, renderUsageVerbose } from '../usage-table.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+interface DuFlags {
+  root: string;
+  filter?: string[];
+  verbose?: boolean;
+  format?: string;
+}
 
 export function registerDu(program: Command): void {
   program
     .command('du')
-    .description('show disk usage of the cache, like docker buildx du; safe on a root another process owns')
+    .description(
+      [
+        'show disk usage of the cache, like docker buildx du; safe on a root another process owns.',
+        'Sizes print as docker prints them (decimal: 1.5GB = 1.5e9 bytes).',
+        'Differences from buildx: --filter also takes containerd syntax and until=DURATION is applied (buildx du',
+        'ignores it); --format json is one JSON array, not one object per line; no Go templates; -v is short for',
+        '--verbose.',
+      ].join(' '),
+    )
     .addOption(rootOption())
-    .option('--filter <filter>', 'containerd-style filter (repeatable: any may match)', collect, [])
-    .option('--verbose', 'one block per record with every field')
-    .addOption(formatOption('table'))
-    .action(async (opts: { root: string; filter: string[]; verbose?: boolean; format: string }) => {
+    .addOption(filterOption())
+    .addOption(verboseOption())
+    .addOption(reportFormatOption())
+    .action(async (flags: DuFlags) => {
+      const format = reportFormat(flags);
+      const filters = cliFilters(flags.filter ?? []);
+      await checkFilterParts(flags.filter ?? []);
+      await requireCacheRoot(flags.root, { canCreate: false });
       // Read-only: du must work while another process owns the root, and must never write to it.
       // Loaded in the action: `cachekit --help` must not pay for the engine.
       const [{ lastValueFrom, toArray }, { openCacheManager }] = await Promise.all([
         import('rxjs'),
         import('../../cache/manager.js'),
       ]);
-      const cm = await openCacheManager({ root: opts.root, readOnly: true });
+      const cm = await openCacheManager({ root: flags.root, readOnly: true });
       const progress = new ProgressLine('sizing');
       try {
         const rows = await lastValueFrom(
           cm
             .diskUsage$({
-              filter: opts.filter,
+              filter: filters.filter,
+              ...(filters.until === undefined ? {} : { ageLimit: filters.until }),
               onProgress: (p) =>
                 progress.update(
-                  `${p.done}/${p.total} records, ${formatSize(p.bytes)}`,
+                  `${p.done}/${p.total} records, ${formatSize(p.bytes, { docker: true })}`,
                   p.total ? p.done / p.total : undefined,
                 ),
             })
             .pipe(toArray()),
         );
         progress.done();
+        // buildx leaves the totals out when filters narrow the rows.
+        const summary = (flags.filter ?? []).length === 0;
         const out =
-          opts.format === 'json'
+          format === 'json'
             ? JSON.stringify(rows, null, 2)
-            : opts.verbose
-              ? renderUsageVerbose(rows)
-              : renderUsageTable(rows);
+            : format === 'pretty'
+              ? renderUsageVerbose(rows, { summary })
+              : renderUsageTable(rows, { summary });
         process.stdout.write(`${out}\n`);
       } finally {
         progress.done();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatOption, rootOption } from '../options.js';
+import { requireCacheRoot } from '../root.js';
 import type { CacheManager } from '../../cache/manager.js';
 import { formatSize } from '../../units/index.js';
 import { ownerOf } from '../owner.js';
@@ -36,6 +37,7 @@ export function registerInspect(program: Command): void {
     .addOption(rootOption())
     .addOption(formatOption('text'))
     .action(async (id: string | undefined, opts: { root: string; format: string }) => {
+      await requireCacheRoot(opts.root, { canCreate: false });
       // Loaded in the action: `cachekit --help` must not pay for the engine.
       const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({ root: opts.root, readOnly: true });
@@ -70,7 +72,7 @@ export function registerInspect(program: Command): void {
           `owner:       ${ownerText} (refs and transition history live in the owner: use cachekit serve there)`,
           `parents:     ${detail.parents.map((p) => t(p)).join(' <- ') || '(none)'}`,
           `children:    ${detail.childIds.map((c) => t(c)).join(', ') || '(none)'}`,
-          `size:        ${view.size === undefined ? 'not computed yet' : formatSize(view.size)}`,
+          `size:        ${view.size === undefined ? 'not computed yet' : formatSize(view.size, { docker: true })}`,
           `description: ${t(view.metadata.description ?? '')}`,
           `type:        ${t(view.metadata.recordType)}`,
           `created:     ${view.metadata.createdAt.toISOString()}`,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
-import { rootOption } from '../options.js';
+import { createOption, rootOption } from '../options.js';
+import { requireCacheRoot } from '../root.js';
 import { checkInspectorOptions, type InspectorServer } from '../../inspector/index.js';
 import { terminalText } from '../escape.js';
 
@@ -16,14 +17,16 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('serve a live, read-only web view of the cache (loopback only unless --allow-remote)')
     .addOption(rootOption())
+    .addOption(createOption())
     .option('--port <n>', 'TCP port (0 picks a free one)', '0')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--allow-remote', 'allow a --host that resolves beyond loopback (0.0.0.0, a LAN address or name)')
-    .action(async (opts: { root: string; port: string; host: string; allowRemote?: boolean }) => {
+    .action(async (opts: { root: string; create?: boolean; port: string; host: string; allowRemote?: boolean }) => {
       const port = parsePort(opts.port);
       const allowRemote = opts.allowRemote === true;
       // A host that cannot be used is refused before the root is opened (serveInspector checks again).
       await checkInspectorOptions({ port, host: opts.host, allowRemote });
+      await requireCacheRoot(opts.root, { create: opts.create, canCreate: true });
       // Loaded in the action: `cachekit --help` must not pay for the engine.
       const [{ openCacheManager }, { serveInspector }] = await Promise.all([
         import('../../cache/manager.js'),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { untilInterrupted } from '../signals.js';
 import { formatOption, rootOption } from '../options.js';
+import { requireCacheRoot } from '../root.js';
 import type { RecordView } from '../../cache/observe.js';
 
 /** One line of `cachekit watch`: stored states are mutable, frozen, committed (what a reader can see). */
@@ -26,6 +27,7 @@ export function registerWatch(program: Command): void {
       const interval = Number(opts.interval);
       if (!Number.isInteger(interval) || interval < 10)
         throw new Error(`--interval ${opts.interval}: expected a whole number of ms, at least 10`);
+      await requireCacheRoot(opts.root, { canCreate: false });
       // Loaded in the action: `cachekit --help` must not pay for the engine.
       const [{ openCacheManager }, { stateFacts }] = await Promise.all([
         import('../../cache/manager.js'),
