@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseDuration, parseSize, UnitParseError, type DiskPercent } from '../units/index.js';
 
 /**
@@ -66,4 +66,46 @@ export function durationFlag(flag: string, text: string): number {
   } catch (err) {
     return flagError(flag, err);
   }
+}
+
+/** The flags that choose a snapshotter for a new root; an existing root remembers its own. */
+export interface SnapshotterFlags {
+  snapshotter?: string;
+  containerdAddress?: string;
+  containerdNamespace?: string;
+  containerdSnapshotter?: string;
+}
+
+/** `--snapshotter` and the containerd flags, for the commands that may create a root (demo, prune, serve). */
+export const snapshotterOptions = (): Option[] => [
+  new Option('--snapshotter <kind>', 'for a new root: native (default), overlay (root) or containerd').choices([
+    'native',
+    'overlay',
+    'containerd',
+  ]),
+  new Option('--containerd-address <path>', "containerd's gRPC socket (with --snapshotter containerd)"),
+  new Option('--containerd-namespace <ns>', 'containerd namespace for the cache').default('cachekit'),
+  new Option('--containerd-snapshotter <name>', "containerd's snapshotter plugin").default('overlayfs'),
+];
+
+/** Adds the snapshotter flags to a command (commander has no addOptions). */
+export function withSnapshotterOptions<C extends Command>(command: C): C {
+  for (const option of snapshotterOptions()) command.addOption(option);
+  return command;
+}
+
+/** The `snapshotter` option of openCacheManager the flags ask for; none keeps what the root remembers. */
+export function snapshotterFrom(
+  flags: SnapshotterFlags,
+): 'native' | 'overlay' | { containerd: { address: string; namespace: string; snapshotter: string } } | undefined {
+  if (flags.snapshotter === undefined) return undefined;
+  if (flags.snapshotter !== 'containerd') return flags.snapshotter as 'native' | 'overlay';
+  if (!flags.containerdAddress) throw new Error('--snapshotter containerd needs --containerd-address');
+  return {
+    containerd: {
+      address: flags.containerdAddress,
+      namespace: flags.containerdNamespace ?? 'cachekit',
+      snapshotter: flags.containerdSnapshotter ?? 'overlayfs',
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -51,6 +52,21 @@ describe.skipIf(skip !== undefined)(`the cache manager on containerd${skip ? ` (
     const sn = await ContainerdSnapshotter.open(where());
     try {
       expect((await sn.listLeases()).filter((l) => l.kind === 'held')).toEqual([]);
+    } finally {
+      await sn.close();
+    }
+  });
+
+  it('the CLI makes a containerd root with --snapshotter containerd, and later commands find it by the root alone', async () => {
+    const root = fx.root();
+    const bin = join(import.meta.dirname, '../../bin/cachekit.mjs');
+    const run = (...args: string[]) => execFileSync('node', [bin, ...args], { encoding: 'utf8' });
+    run('demo', '--root', root, '--snapshotter', 'containerd', '--containerd-address', d.address);
+    const usage = JSON.parse(run('du', '--root', root, '--format', 'json')) as { description?: string }[];
+    expect(usage.map((u) => u.description)).toContain('FROM debian:bookworm-slim');
+    const sn = await ContainerdSnapshotter.open({ ...where(), namespace: 'cachekit' });
+    try {
+      expect((await sn.listLeases()).filter((l) => l.kind === 'held').length).toBe(usage.length);
     } finally {
       await sn.close();
     }

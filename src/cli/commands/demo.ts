@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { rootOption } from '../options.js';
+import { rootOption, snapshotterFrom, withSnapshotterOptions, type SnapshotterFlags } from '../options.js';
 import type { CacheManager } from '../../cache/manager.js';
 import type { ImmutableRef } from '../../cache/refs.js';
 import { renderUsageTable } from '../usage-table.js';
@@ -74,35 +74,37 @@ async function runBuild(
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description("play an orchestrator's workload: builds that create and reuse layer chains, then disk usage")
-    .addOption(rootOption())
-    .action(async (opts: { root: string }) => {
-      const log = (line: string) => process.stdout.write(`${line}\n`);
-      // Loaded in the action: `cachekit --help` must not pay for the engine.
-      const { openCacheManager } = await import('../../cache/manager.js');
-      const cm = await openCacheManager({ root: opts.root });
-      try {
-        if (cm.startup.repairs.length) log(`start-up repaired ${cm.startup.repairs.length} thing(s)`);
-        // Rebuild the cache-key index from what earlier runs left, the way a build system would.
-        const index = new Map<string, string>();
-        const usage = await cm.diskUsage();
-        const byId = new Map(usage.map((u) => [u.id, u]));
-        const keyOf = (id: string): string => {
-          const u = byId.get(id)!;
-          return `${u.parents[0] ?? 'scratch'}|${u.description ?? ''}`;
-        };
-        for (const u of usage) if (!u.mutable) index.set(keyOf(u.id), u.id);
-        for (const build of BUILDS) {
-          log(`build ${build.name}`);
-          const image = await runBuild(cm, index, build.steps, log);
-          await image.release();
-        }
-        log('');
-        log(renderUsageTable(await cm.diskUsage()));
-      } finally {
-        await cm.close();
+  withSnapshotterOptions(
+    program
+      .command('demo')
+      .description("play an orchestrator's workload: builds that create and reuse layer chains, then disk usage")
+      .addOption(rootOption()),
+  ).action(async (opts: { root: string } & SnapshotterFlags) => {
+    const log = (line: string) => process.stdout.write(`${line}\n`);
+    // Loaded in the action: `cachekit --help` must not pay for the engine.
+    const { openCacheManager } = await import('../../cache/manager.js');
+    const snapshotter = snapshotterFrom(opts);
+    const cm = await openCacheManager({ root: opts.root, ...(snapshotter ? { snapshotter } : {}) });
+    try {
+      if (cm.startup.repairs.length) log(`start-up repaired ${cm.startup.repairs.length} thing(s)`);
+      // Rebuild the cache-key index from what earlier runs left, the way a build system would.
+      const index = new Map<string, string>();
+      const usage = await cm.diskUsage();
+      const byId = new Map(usage.map((u) => [u.id, u]));
+      const keyOf = (id: string): string => {
+        const u = byId.get(id)!;
+        return `${u.parents[0] ?? 'scratch'}|${u.description ?? ''}`;
+      };
+      for (const u of usage) if (!u.mutable) index.set(keyOf(u.id), u.id);
+      for (const build of BUILDS) {
+        log(`build ${build.name}`);
+        const image = await runBuild(cm, index, build.steps, log);
+        await image.release();
       }
-    });
+      log('');
+      log(renderUsageTable(await cm.diskUsage()));
+    } finally {
+      await cm.close();
+    }
+  });
 }

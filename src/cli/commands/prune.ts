@@ -11,6 +11,9 @@ import {
   rootOption,
   sizeFlag,
   verboseOption,
+  snapshotterFrom,
+  withSnapshotterOptions,
+  type SnapshotterFlags,
 } from '../options.js';
 import type { PruneInfo } from '../../cache/policy/index.js';
 import type { PrunedRecord } from '../../cache/prune.js';
@@ -19,7 +22,7 @@ import { ProgressLine } from '../progress.js';
 import { requireCacheRoot } from '../root.js';
 import { renderUsageBlock, TABLE_HEADER, tableRow } from '../usage-table.js';
 
-interface PruneFlags {
+interface PruneFlags extends SnapshotterFlags {
   root: string;
   create?: boolean;
   all?: boolean;
@@ -82,10 +85,7 @@ const DESCRIPTION = [
 ].join(' ');
 
 export function registerPrune(program: Command): void {
-  program
-    .command('prune')
-    .description(DESCRIPTION)
-    .addOption(rootOption())
+  withSnapshotterOptions(program.command('prune').description(DESCRIPTION).addOption(rootOption()))
     .addOption(createOption())
     .option('-a, --all', 'also internal, frontend and shared records (buildx: -a, --all)')
     .option('-f, --force', 'do not prompt for confirmation (buildx: -f, --force)')
@@ -109,7 +109,8 @@ export function registerPrune(program: Command): void {
       }
       // Loaded in the action: `cachekit --help` must not pay for the engine.
       const { openCacheManager } = await import('../../cache/manager.js');
-      const cm = await openCacheManager({ root: flags.root });
+      const snapshotter = snapshotterFrom(flags);
+      const cm = await openCacheManager({ root: flags.root, ...(snapshotter ? { snapshotter } : {}) });
       const progress = new ProgressLine('pruning');
       const print = printer(format, flags.dryRun === true);
       let freed = 0;
