@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MetadataStore } from '../metadata/store.js';
@@ -23,6 +24,14 @@ export async function assertCacheRoot(root: string): Promise<void> {
     store = await MetadataStore.open(metadata, { readOnly: true });
   } catch (err) {
     const mapped = cacheErrorFromMetadata(err);
+    // Snapshots without readable metadata are a damaged root, not a stranger's folder: say how to recover it.
+    if (existsSync(join(root, 'snapshots')) && !(mapped instanceof CacheError && mapped.code === 'NEEDS_RECOVERY'))
+      throw new CacheError(
+        'NEEDS_RECOVERY',
+        `cache root ${named} needs recovery: it has snapshots but its metadata (${metadata}) is missing or unreadable; ` +
+          'rebuild it with `cachekit recover --mode rebuild-metadata`',
+        { cause: err },
+      );
     if (mapped instanceof CacheError) throw mapped;
     // LMDB refuses a directory without its data file: that is no cachekit store either.
     throw new CacheError('NOT_FOUND', `cache root ${named} is not a cachekit root (unreadable ${metadata})`, {
