@@ -95,13 +95,9 @@ export class SnapshotterCore implements Snapshotter {
     for (const rec of recs)
       for (const path of [this.dirOf(rec.id), ...(this.driver.innerDirs?.(rec) ?? [])]) {
         const st = await lstat(path).catch(() => undefined);
+        // Gone storage is a snapshot that is gone (removed meanwhile, or by hand): NOT_FOUND, as containerd says.
         if (st === undefined)
-          throw new SnapshotError(
-            'FAILED_PRECONDITION',
-            op,
-            key,
-            `storage of snapshot ${rec.name} is missing: ${path}`,
-          );
+          throw new SnapshotError('NOT_FOUND', op, key, `storage of snapshot ${rec.name} is missing: ${path}`);
         if (!st.isDirectory())
           throw new SnapshotError(
             'FAILED_PRECONDITION',

@@ -34,7 +34,7 @@ describe('cachekit serve', () => {
   it('serves the cache on loopback until SIGINT, then closes it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cachekit-serve-'));
     roots.push(root);
-    const cli = run(['serve', '--root', root, '--port', '0']);
+    const cli = run(['serve', '--root', root, '--create', '--port', '0']);
     const url = await cli.url;
     expect(new URL(url).hostname).toBe('127.0.0.1');
     expect((await fetch(url)).status).toBe(200);
@@ -72,7 +72,7 @@ describe('cachekit serve', () => {
   it('listens on every interface with --allow-remote, and says so', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cachekit-serve-'));
     roots.push(root);
-    const cli = run(['serve', '--root', root, '--host', '0.0.0.0', '--allow-remote']);
+    const cli = run(['serve', '--root', root, '--create', '--host', '0.0.0.0', '--allow-remote']);
     const url = new URL(await cli.url);
     expect(cli.output().stderr).toContain('warning: --allow-remote');
     url.hostname = '127.0.0.1';
