@@ -1,4 +1,5 @@
 import { assign, fromPromise, setup } from 'xstate';
+import type { RecordState } from './record.machine.js';
 
 /**
  * The supervisor: every cache manager operation arrives here as an event and
@@ -32,7 +33,7 @@ export type OperationEvent =
   | { type: 'CLONE'; requestId: number; id: string }
   | { type: 'RELEASE'; requestId: number; id: string; mutable: boolean }
   | { type: 'REMOVE'; requestId: number; id: string; reason: string }
-  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: string; usage: SizeMemo };
+  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo };
 
 export type OperationType = OperationEvent['type'];
 

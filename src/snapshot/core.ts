@@ -47,6 +47,23 @@ export function infoLookup(info: Info): FieldLookup {
  * renamed to a `trash-` name before deletion, so a crash leaves only leftovers
  * that `cleanup()` deletes.
  */
+/**
+ * A walk's filters as a predicate over snapshot infos, in containerd's syntax over the fields a
+ * snapshot has; a bad filter is INVALID_ARGUMENT naming it. Every snapshotter walks through this,
+ * so filters mean the same for every kind.
+ */
+export function walkFilter(filters: readonly string[]): (info: Info) => boolean {
+  let expr: ReturnType<typeof parseFilters>;
+  try {
+    expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
+  } catch (err) {
+    if (isFilterSyntaxError(err))
+      throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return (info) => matchFilter(expr, infoLookup(info));
+}
+
 export class SnapshotterCore implements Snapshotter {
   private closed = false;
   private nextId: number;
@@ -365,18 +382,11 @@ export class SnapshotterCore implements Snapshotter {
     // Matches are read up front, so the callback may call stat, remove or even close freely;
     // only the read is tracked, so close() from a callback does not wait for the walk itself.
     const matches = this.run('walk', undefined, async () => {
-      let expr: ReturnType<typeof parseFilters>;
-      try {
-        expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
-      } catch (err) {
-        if (isFilterSyntaxError(err))
-          throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
-        throw err;
-      }
+      const selected = walkFilter(filters);
       return this.store
         .all()
         .map((rec) => this.store.toInfo(rec))
-        .filter((info) => matchFilter(expr, infoLookup(info)));
+        .filter(selected);
     });
     return matches.then(async (infos) => {
       for (const info of infos) await fn(info);

@@ -37,7 +37,6 @@ export interface TransitionReport {
 /** A record that reached `removed`, with the reason its machine kept. */
 export interface RemovalReport {
   id: string;
-  meta: StoredRecord;
   reason: string;
   /** The snapshot step that failed on the way, if one did. */
   ioError?: RecordContext['ioError'];
@@ -226,8 +225,7 @@ export class RecordIndex {
     for (const id of [...this.dormant.keys()]) {
       if (seen.has(id)) continue;
       this.dormant.delete(id);
-      const meta = this.writer.read(id);
-      this.removals.next({ id, meta: meta ?? ({ id } as StoredRecord), reason: 'removed by the owner' });
+      this.removals.next({ id, reason: 'removed by the owner' });
     }
   }
 
@@ -307,7 +305,6 @@ export class RecordIndex {
     if (record.meta.parent !== undefined) this.adjustChildren(record.meta.parent, -1);
     this.removals.next({
       id,
-      meta: record.meta,
       reason: context.removalReason ?? 'removed',
       ...(context.ioError ? { ioError: context.ioError } : {}),
     });

@@ -144,18 +144,8 @@ export class Supervisor {
     }
     const requestId = this.nextRequest++;
     this.replies.set(requestId, reply);
+    // Every state of an active supervisor answers every operation (decide, or refuse with a reason).
     this.actor.send({ ...op, requestId } as SupervisorEvent);
-    // An event no state takes (none today) must still be answered.
-    if (this.replies.get(requestId) === reply && !this.isPending(requestId)) {
-      this.replies.delete(requestId);
-      reply.reject(closedError(op.type));
-    }
-  }
-
-  private readonly pending = new Set<number>();
-
-  private isPending(requestId: number): boolean {
-    return this.pending.has(requestId);
   }
 
   private answer(event: OperationEvent, outcome: { value?: unknown; error?: unknown }): void {
@@ -195,25 +185,19 @@ export class Supervisor {
       settle();
       return;
     }
-    this.pending.add(event.requestId);
     const tracked: Promise<void> = outcome.then(
       (value) => {
-        this.finish(tracked, event);
+        this.inFlight.delete(tracked);
         this.answer(event, { value });
         settle();
       },
       (err: unknown) => {
-        this.finish(tracked, event);
+        this.inFlight.delete(tracked);
         this.answer(event, { error: err });
         settle(err);
       },
     );
     this.inFlight.set(tracked, { op: event.type, ...(id === undefined ? {} : { id }), since: Date.now() });
-  }
-
-  private finish(tracked: Promise<void>, event: OperationEvent): void {
-    this.inFlight.delete(tracked);
-    this.pending.delete(event.requestId);
   }
 
   private async drain(): Promise<void> {

@@ -144,7 +144,7 @@ export class Operations {
   private rememberSize(event: OpOf<'REMEMBER_SIZE'>): Promise<void> | undefined {
     const now = this.index.stateOf(event.id);
     if (now === undefined || stateFacts(now).tags.has('mutable')) return undefined;
-    if (sizeKey(event.id, now) !== sizeKey(event.id, event.state as never)) return undefined;
+    if (sizeKey(event.id, now) !== sizeKey(event.id, event.state)) return undefined;
     return this.index.updateMeta(event.id, (m) => ({ ...m, usage: event.usage }));
   }
 }

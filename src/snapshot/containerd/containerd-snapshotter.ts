@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SNAPSHOT_FILTER_FIELDS, infoLookup } from '../core.js';
+import { walkFilter } from '../core.js';
 import { SnapshotError } from '../errors.js';
-import { isFilterSyntaxError, matchFilter, parseFilters } from '../../filters/index.js';
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from '../types.js';
 import { normalizeLabels, validateKey } from '../validate.js';
 import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
@@ -316,21 +315,14 @@ export class ContainerdSnapshotter implements Snapshotter {
    */
   walk(fn: WalkFn, ...filters: string[]): Promise<void> {
     const matches = this.run('walk', undefined, async () => {
-      let expr: ReturnType<typeof parseFilters>;
-      try {
-        expr = parseFilters(filters, { allowedFields: SNAPSHOT_FILTER_FIELDS });
-      } catch (err) {
-        if (isFilterSyntaxError(err))
-          throw new SnapshotError('INVALID_ARGUMENT', 'walk', undefined, `bad filter: ${err.message}`, { cause: err });
-        throw err;
-      }
+      const selected = walkFilter(filters);
       let all: ProtoInfo[];
       try {
         all = await this.rpc.listSnapshots(this.options.snapshotter, [], this.callOptions());
       } catch (err) {
         throw toSnapshotError(err, 'walk', undefined);
       }
-      return all.map(toInfo).filter((info) => matchFilter(expr, infoLookup(info)));
+      return all.map(toInfo).filter(selected);
     });
     return matches.then(async (infos) => {
       for (const info of infos) await fn(info);
