@@ -25,12 +25,12 @@ export const SNAPSHOTTER_METHODS: readonly SnapshotterMethod[] = [
  * What goes wrong:
  * - `ENOSPC`, `EIO`: the call rejects with a Node system error of that code (as fs calls do);
  * - `vanished`: the call rejects with the snapshotter's NOT_FOUND, as if someone removed the snapshot;
- * - `delay`: the call succeeds after `ms` more milliseconds;
+ * - `delay`: the call goes on after `ms` more milliseconds, and then fails as `then` says, if given;
  * - `hang`: the call never settles (until `release()` of the wrapper lets every hung call go on).
  */
 export type Fault =
   | { readonly kind: 'ENOSPC' | 'EIO' | 'vanished' }
-  | { readonly kind: 'delay'; readonly ms: number }
+  | { readonly kind: 'delay'; readonly ms: number; readonly then?: 'ENOSPC' | 'EIO' | 'vanished' }
   | { readonly kind: 'hang' };
 
 /** before: the real call never runs. after: it runs, and then the caller is told it failed. */
@@ -81,6 +81,8 @@ export interface FaultySnapshotter extends Snapshotter {
   release(): void;
   /** Turns injection on or off; calls go straight through while off. */
   enabled: boolean;
+  /** Replaces the plan; call counts, rule budgets and the generator start again. */
+  replan(plan: FaultPlan): void;
 }
 
 /** mulberry32: a small seeded generator, so a random plan replays exactly from its seed. */
@@ -121,7 +123,7 @@ function checkPlan(plan: FaultPlan): void {
 /** Wraps `inner`; calls not matched by any rule go straight through. */
 export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySnapshotter {
   checkPlan(plan);
-  const random = seeded(plan.seed ?? 1);
+  let random = seeded(plan.seed ?? 1);
   const counts = new Map<SnapshotterMethod, number>();
   const used = new Map<FaultRule, number>();
   const injected: InjectedFault[] = [];
@@ -145,7 +147,11 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
 
   const strike = async (fault: Fault, call: SnapshotCall, when: FaultTiming): Promise<void> => {
     injected.push({ ...call, fault: fault.kind, when });
-    if (fault.kind === 'delay') return new Promise((resolve) => setTimeout(resolve, fault.ms));
+    if (fault.kind === 'delay') {
+      await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      if (fault.then) throw faultError(fault.then, call);
+      return;
+    }
     if (fault.kind === 'hang') {
       if (!released) await new Promise<void>((resolve) => hung.add(resolve));
       throw faultError('EIO', call);
@@ -177,6 +183,14 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
     enabled: true,
     get injected() {
       return injected;
+    },
+    replan(next) {
+      checkPlan(next);
+      plan = next;
+      random = seeded(next.seed ?? 1);
+      counts.clear();
+      used.clear();
+      seq = 0;
     },
     release() {
       released = true;
