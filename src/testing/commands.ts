@@ -194,7 +194,11 @@ class PruneCommand implements CacheCommand {
   }
   async run(model: CacheModel, real: RealCache) {
     const removed: string[] = [];
-    await real.drive(real.cm.prune({ all: true }).forEach((r) => removed.push(r.id)));
+    await real.drive(
+      real.cm.prune({ all: true }).forEach((r) => {
+        removed.push(r.id);
+      }),
+    );
     const expected = model.prune();
     const show = (ids: string[]) => JSON.stringify([...ids].sort());
     if (show(removed) !== show(expected))

@@ -25,12 +25,12 @@ export const SNAPSHOTTER_METHODS: readonly SnapshotterMethod[] = [
  * What goes wrong:
  * - `ENOSPC`, `EIO`: the call rejects with a Node system error of that code (as fs calls do);
  * - `vanished`: the call rejects with the snapshotter's NOT_FOUND, as if someone removed the snapshot;
- * - `delay`: the call goes on after `ms` more milliseconds, and then fails as `then` says, if given;
+ * - `delay`: the call goes on after `ms` more milliseconds, and then fails as `failWith` says, if given;
  * - `hang`: the call never settles (until `release()` of the wrapper lets every hung call go on).
  */
 export type Fault =
   | { readonly kind: 'ENOSPC' | 'EIO' | 'vanished' }
-  | { readonly kind: 'delay'; readonly ms: number; readonly then?: 'ENOSPC' | 'EIO' | 'vanished' }
+  | { readonly kind: 'delay'; readonly ms: number; readonly failWith?: 'ENOSPC' | 'EIO' | 'vanished' }
   | { readonly kind: 'hang' };
 
 /** before: the real call never runs. after: it runs, and then the caller is told it failed. */
@@ -149,7 +149,7 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
     injected.push({ ...call, fault: fault.kind, when });
     if (fault.kind === 'delay') {
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
-      if (fault.then) throw faultError(fault.then, call);
+      if (fault.failWith) throw faultError(fault.failWith, call);
       return;
     }
     if (fault.kind === 'hang') {

@@ -44,9 +44,12 @@ export class ModelMismatchError extends Error {
 export function expectSameOutcome(what: string, model: ModelOutcome<unknown>, real: RealOutcome<unknown>): void {
   if (model.ok && !real.ok)
     throw new ModelMismatchError(`${what}: the model accepts it, the cache refused it: ${String(real.error)}`);
-  if (!model.ok && real.ok) throw new ModelMismatchError(`${what}: the model refuses it ${model.code}, the cache took it`);
+  if (!model.ok && real.ok)
+    throw new ModelMismatchError(`${what}: the model refuses it ${model.code}, the cache took it`);
   if (!model.ok && !real.ok && model.code !== real.code)
-    throw new ModelMismatchError(`${what}: the model refuses it ${model.code}, the cache ${real.code}: ${String(real.error)}`);
+    throw new ModelMismatchError(
+      `${what}: the model refuses it ${model.code}, the cache ${real.code}: ${String(real.error)}`,
+    );
 }
 
 /** Every record the model knows has the model's state, refs and children in the real cache. */

@@ -92,8 +92,7 @@ function childStep(r: ModelRecord, step: ModelStep): StepResult | undefined {
 }
 
 /** Remove takes only a record nobody holds and nothing is built on. */
-const removeUnheld = (r: ModelRecord): StepResult =>
-  r.children > 0 ? no('LOCKED') : ok({ ...r, state: 'removing' });
+const removeUnheld = (r: ModelRecord): StepResult => (r.children > 0 ? no('LOCKED') : ok({ ...r, state: 'removing' }));
 
 /** The record after `step`, or the code the cache must refuse it with. */
 export function stepRecord(r: ModelRecord, step: ModelStep): StepResult {

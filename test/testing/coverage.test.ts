@@ -41,7 +41,11 @@ describe('transitionCoverage', () => {
     await using cache = await testCache({ snapshotter: faulty });
     const { cm } = cache;
     const coverage = transitionCoverage(cm.events$);
-    const refused = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isCacheError(e) ? e.code : e));
+    const refused = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (isCacheError(e) ? e.code : e),
+      );
 
     // Retained mutable: idle, frozen by get, thawed, removed.
     const a = await cm.new(null, { retain: true });
@@ -76,7 +80,7 @@ describe('transitionCoverage', () => {
     faulty.replan({ rules: [{ methods: ['commit'], fault: { kind: 'ENOSPC' }, times: 1 }] });
     const f = await (await cm.new(null)).commit();
     expect(await refused(f.finalize())).toBe('INVALID');
-    faulty.replan({ rules: [{ methods: ['commit'], fault: { kind: 'delay', ms: 200, then: 'EIO' }, times: 1 }] });
+    faulty.replan({ rules: [{ methods: ['commit'], fault: { kind: 'delay', ms: 200, failWith: 'EIO' }, times: 1 }] });
     const q = await (await cm.new(null)).commit();
     const childOfQ = cm.new(q);
     await q.release();

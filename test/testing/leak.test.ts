@@ -71,7 +71,9 @@ const commandsWith = (impl: Step) =>
     weights: { prune: 0, reopen: 0, getMutable: 0, remove: 0, clone: 0 },
     extra: [
       {
-        arbitrary: fc.tuple(fc.nat({ max: 7 }), fc.boolean()).map(([p, f]) => new BuildStepCommand(tolerant(impl), p, f)),
+        arbitrary: fc
+          .tuple(fc.nat({ max: 7 }), fc.boolean())
+          .map(([p, f]) => new BuildStepCommand(tolerant(impl), p, f)),
         weight: 3,
       },
     ],
@@ -87,7 +89,9 @@ describe('the kit finds a ref leak in an orchestrator', () => {
     const shrunk = [...(result.counterexample![0] as Iterable<CacheCommand>)].map(String);
     console.log(`shrunk counterexample: ${shrunk.join(', ')}\n${String(result.errorInstance)}`);
     // The leaked base ref: the cache counts one ref more on the base than the model, which holds the commit's.
-    expect(String(result.errorInstance)).toMatch(/the cache has committed\.held, 2 refs.*the model committed\.held, 1 refs/);
+    expect(String(result.errorInstance)).toMatch(
+      /the cache has committed\.held, 2 refs.*the model committed\.held, 1 refs/,
+    );
     expect(shrunk.at(-1)).toMatch(/buildStep\(.*fails=true\)/);
     expect(shrunk.length).toBeLessThanOrEqual(3);
   }, 120_000);
