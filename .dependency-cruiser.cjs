@@ -100,6 +100,14 @@ module.exports = {
       from: { path: DIAGRAM },
       to: { path: `${INSPECTOR}|${CLI}|${PUBLIC_API}` },
     },
+    {
+      name: 'testing-kit-beside-the-inspector',
+      severity: 'error',
+      comment:
+        'src/testing (cachekit/testing) reads the engine, the snapshotters it wraps and machines/; nothing in src/ imports it.',
+      from: { path: '^src/', pathNot: '^src/testing/' },
+      to: { path: '^src/testing/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

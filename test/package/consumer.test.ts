@@ -69,7 +69,8 @@ beforeAll(async () => {
   mkdirSync(app);
   for (const file of readdirSync(fixtures)) copyFileSync(join(fixtures, file), join(app, file));
   // @types/node comes along, as any TypeScript app on Node has it.
-  const { packageJson, lock } = appManifests(repo, tarball, app, ['@types/node']);
+  // fast-check too: cachekit/testing needs it, as an optional peer dependency the app installs itself.
+  const { packageJson, lock } = appManifests(repo, tarball, app, ['@types/node', 'fast-check']);
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(packageJson, null, 2)}\n`);
   writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
   // --offline: every tarball must come from the npm cache; nothing is fetched.
@@ -88,6 +89,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/dist/src/index.js.map');
     expect(files).toContain('package/dist/machines/record.machine.js');
     expect(files).toContain('package/dist/src/size/walk-worker.js');
+    expect(files).toContain('package/dist/src/testing/index.js');
+    expect(files).toContain('package/dist/src/testing/index.d.ts');
     expect(files).toContain('package/dist/src/inspector/assets/index.html');
     expect(files).toContain('package/dist/src/inspector/assets/diagrams/record.committed.held.svg');
     expect(files).toContain('package/bin/cachekit.mjs');
@@ -134,6 +137,18 @@ describe('a plain node app', () => {
     expect(out.usage[0]!.size).toBeGreaterThanOrEqual(1 << 20);
     expect(out.pruned).toEqual([out.id]);
     expect(out.after).toBe(0);
+  });
+
+  it('imports cachekit/testing beside fast-check, and its manual clock moves only when told', async () => {
+    const script =
+      "import { manualClock, cacheModel, transitionCoverage } from 'cachekit/testing';" +
+      'const c = manualClock(1000); c.advance(500);' +
+      'const m = cacheModel(); m.newRecord("r"); const t = transitionCoverage().report();' +
+      'console.log(JSON.stringify({ now: c.now(), records: m.live().length, missed: t.missed.length }));';
+    const out = lastJson<{ now: number; records: number; missed: number }>(
+      await node(['--input-type=module', '-e', script]),
+    );
+    expect(out).toEqual({ now: 1500, records: 1, missed: 22 });
   });
 
   it('loads cachekit from CommonJS require() where Node can, and says why where it cannot', async () => {
