@@ -225,6 +225,21 @@ describe('the owner control socket', () => {
     expect(cm.status().status).toBe('ready');
   });
 
+  it('a root whose socket path would not fit (107 bytes) serves none, and nothing is made elsewhere', async () => {
+    const root = join(fx.root(), 'r'.repeat(120));
+    const cm = await fx.open(root);
+    expect(cm.controlSocket).toBeUndefined();
+    // Node would cut the path to 107 bytes and bind there: outside the root.
+    const cut = Buffer.from(sockOf(root)).subarray(0, 107).toString();
+    expect(existsSync(cut)).toBe(false);
+    expect(existsSync(sockOf(root))).toBe(false);
+    await expect(ControlClient.connect(root)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringContaining('at most 107'),
+    });
+    expect((await cm.new(null)).id).toMatch(/\S/);
+  });
+
   it('a client that is not served falls back: no socket, or a refused one, is UNAVAILABLE', async () => {
     const root = fx.root();
     await (await fx.open(root)).close();

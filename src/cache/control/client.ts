@@ -10,6 +10,7 @@ import {
   controlSocketPath,
   type Hello,
   HelloSchema,
+  socketPathProblem,
   type WireDelta,
   WireDeltaSchema,
 } from './protocol.js';
@@ -63,6 +64,9 @@ export class ControlClient {
   static connect(root: string, options: { timeoutMs?: number } = {}): Promise<ControlClient> {
     const path = controlSocketPath(root);
     const timeoutMs = options.timeoutMs ?? 1000;
+    const problem = socketPathProblem(path);
+    // Connecting to the cut path could reach another socket: refuse before trying.
+    if (problem) return Promise.reject(new ControlError('UNAVAILABLE', `no control socket at ${path}: ${problem}`));
     return new Promise<ControlClient>((resolve, reject) => {
       const socket = connect({ path });
       let client: ControlClient | undefined;

@@ -18,6 +18,15 @@ export const CONTROL_PROTOCOL = 1;
 /** Where the owner of `root` serves its control socket. */
 export const controlSocketPath = (root: string): string => join(root, 'control.sock');
 
+/**
+ * Why a unix socket cannot live at `path`, or undefined when it can. Linux keeps at most 107 bytes of a socket's
+ * path, and Node cuts a longer one silently: the socket would be made somewhere else entirely.
+ */
+export function socketPathProblem(path: string): string | undefined {
+  const bytes = Buffer.byteLength(path);
+  return bytes > 107 ? `its path is ${bytes} bytes long, and a unix socket's path holds at most 107` : undefined;
+}
+
 /** Bounds that keep one client from costing the owner more than a little memory. */
 export const CONTROL_LIMITS = {
   /** Longest request line, newline excluded. */

@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { ControlConnection } from './connection.js';
 import { type ControlSource, handleLine } from './handlers.js';
-import { CONTROL_LIMITS, CONTROL_PROTOCOL, controlSocketPath } from './protocol.js';
+import { CONTROL_LIMITS, CONTROL_PROTOCOL, controlSocketPath, socketPathProblem } from './protocol.js';
 
 export type { ControlSource } from './handlers.js';
 export { controlSocketPath } from './protocol.js';
@@ -40,6 +40,8 @@ export class ControlServer {
   /** Listens on the root's control socket; rejects (and leaves nothing behind) when it cannot. */
   static async listen(source: ControlSource): Promise<ControlServer> {
     const path = controlSocketPath(source.root);
+    const problem = socketPathProblem(path);
+    if (problem) throw new Error(`cannot serve a control socket at ${path}: ${problem}`);
     const server = createServer({ allowHalfOpen: false, pauseOnConnect: false });
     const control = new ControlServer(server, path);
     server.on('connection', (socket) => control.accept(socket, source));
