@@ -44,8 +44,13 @@ export class ControlConnection implements Reply {
     socket.on('close', () => {
       for (const cleanup of this.cleanups.splice(0)) cleanup();
     });
-    socket.setTimeout(CONTROL_LIMITS.idleMs, () => {
-      if (!this.busy && !this.watching) socket.destroy();
+    // Node arms the timer again on any traffic. A watcher stays (one that stops reading overflows instead), and
+    // so does a client waiting for a long answer (a large disk usage walk); one that stopped reading its answer
+    // does not.
+    socket.setTimeout(CONTROL_LIMITS.idleMs);
+    socket.on('timeout', () => {
+      if (this.watching) return;
+      if (!this.busy || socket.writableLength > 0) socket.destroy();
     });
   }
 
