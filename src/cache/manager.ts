@@ -8,6 +8,7 @@ import { CacheError, isCacheError } from './errors.js';
 import { EventHub } from './event-hub.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
+import { ControlServer } from './control/server.js';
 import { contentKey, sizeKey } from './keys.js';
 import { mountRecord } from './mounts.js';
 import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
@@ -67,6 +68,8 @@ export class CacheManager {
   private readonly refHost: RefHost;
   /** Streams in flight, each with how close() ends it. */
   private readonly streams = new Set<() => void>();
+  /** The owner's read-only control socket, when it could be served. */
+  private control: ControlServer | undefined;
 
   private constructor(eventBufferSize: number, eventsEnabled: boolean) {
     this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256, enabled: eventsEnabled });
@@ -95,7 +98,26 @@ export class CacheManager {
     // Repairs happen before anyone can subscribe: every subscriber gets them first.
     manager.events.setReplay(repairs);
     if (opts.gcPolicies && !opts.readOnly) manager.startGc(opts.gcPolicies, opts.gcInterval, opts.gcInitialDelay);
+    if (!opts.readOnly) await manager.serveControl();
     return manager;
+  }
+
+  /**
+   * Serves what only the owner knows (refs, held states, transitions) to `du`, `inspect` and `watch` in other
+   * processes. Optional: when the socket cannot be made (a path too long for a unix socket, say), the cache works
+   * as before and readers fall back to the stored states.
+   */
+  private async serveControl(): Promise<void> {
+    try {
+      this.control = await ControlServer.listen(this);
+    } catch {
+      this.control = undefined;
+    }
+  }
+
+  /** The path of the control socket this owner serves, or undefined (read-only, or it could not be made). */
+  get controlSocket(): string | undefined {
+    return this.control?.path;
   }
 
   private get clock(): Clock {
@@ -318,6 +340,8 @@ export class CacheManager {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      // Other processes stop asking first: they then fall back to the stored states.
+      await this.control?.close();
       // Streams end first, so none reads from stores that are about to close.
       for (const end of [...this.streams]) end();
       await this.gc?.stop();

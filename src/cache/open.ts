@@ -11,6 +11,7 @@ import { OpenOptionsSchema, parseOptions, type OpenOptions, type RecoverMode } f
 import { setAsideDamagedMetadata } from './recovery.js';
 import { checkRoot, createRoot, tightenRoot } from './root-permissions.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
+import { removeStaleControlSocket } from './control/server.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
 import { sweepMounts } from './mount-sweep.js';
@@ -147,6 +148,14 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
   const closeAll = async () => {
     await store?.close().catch(() => {});
     if (ownSnapshotter) await snapshotter?.close().catch(() => {});
+    // While the lock is still held: no later owner's socket can be the one removed.
+    if (lock) {
+      try {
+        removeStaleControlSocket(opts.root);
+      } catch {
+        // The next owner removes it, under the lock.
+      }
+    }
     lock?.release();
   };
   const supervisor = new Supervisor({
@@ -159,6 +168,8 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       const exists = checkRoot(opts.root);
       if (!opts.readOnly && !exists) createRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
+      // A socket left by an owner that was killed; safe to remove only now that no one else can own the root.
+      if (lock) removeStaleControlSocket(opts.root);
       // Rebuilding starts from an empty store when the old file cannot even be opened safely.
       if (opts.recover === 'rebuild-metadata') await setAsideDamagedMetadata(join(opts.root, 'metadata'));
       store = await MetadataStore.open(join(opts.root, 'metadata'), { readOnly: opts.readOnly });

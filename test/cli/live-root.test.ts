@@ -39,8 +39,9 @@ describe('CLI on a root a live process owns', () => {
     const drawn = await cachekit('inspect', base.id, '--root', root);
     expect(drawn).toContain('[current]');
     expect(drawn).toContain(`record:      ${base.id}`);
-    expect(drawn).toContain('state:       committed.released');
-    expect(drawn).toMatch(/next: .*ACQUIRE -> committed\.held/);
+    // The owner still holds `base` (never released): its control socket says so, where the metadata alone could not.
+    expect(drawn).toContain('state:       committed.held');
+    expect(drawn).toMatch(/next: .*-> committed\.released/);
     expect(drawn).toContain(`children:    ${held.id}`);
 
     const watcher = spawn('node', [BIN, 'watch', '--root', root, '--format', 'json', '--interval', '50'], {

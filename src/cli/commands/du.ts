@@ -34,41 +34,41 @@ export function registerDu(program: Command): void {
       const filters = cliFilters(flags.filter ?? []);
       await checkFilterParts(flags.filter ?? []);
       await requireCacheRoot(flags.root, { canCreate: false });
-      // Read-only: du must work while another process owns the root, and must never write to it.
+      // The owner's control socket first (it knows what is held), else the stored metadata, read-only: du
+      // must work while another process owns the root, and must never write to it.
       // Loaded in the action: `cachekit --help` must not pay for the engine.
-      const [{ lastValueFrom, toArray }, { openCacheManager }] = await Promise.all([
-        import('rxjs'),
-        import('../../cache/manager.js'),
-      ]);
-      const cm = await openCacheManager({ root: flags.root, readOnly: true });
+      const { openReader, sourceLine } = await import('../live.js');
+      const reader = await openReader(flags.root);
       const progress = new ProgressLine('sizing');
       try {
-        const rows = await lastValueFrom(
-          cm
-            .diskUsage$({
-              filter: filters.filter,
-              ...(filters.until === undefined ? {} : { ageLimit: filters.until }),
-              onProgress: (p) =>
-                progress.update(
-                  `${p.done}/${p.total} records, ${formatSize(p.bytes, { docker: true })}`,
-                  p.total ? p.done / p.total : undefined,
-                ),
-            })
-            .pipe(toArray()),
-        );
+        const rows = await reader.diskUsage({
+          filter: filters.filter,
+          ...(filters.until === undefined ? {} : { ageLimit: filters.until }),
+          onProgress: (p) =>
+            progress.update(
+              `${p.done}/${p.total} records, ${formatSize(p.bytes, { docker: true })}`,
+              p.total ? p.done / p.total : undefined,
+            ),
+        });
         progress.done();
+        // Said on stderr, so the table stays buildx's; JSON rows carry it too.
+        process.stderr.write(`${sourceLine(reader.source, reader.fallbackReason)}\n`);
         // buildx leaves the totals out when filters narrow the rows.
         const summary = (flags.filter ?? []).length === 0;
         const out =
           format === 'json'
-            ? JSON.stringify(rows, null, 2)
+            ? JSON.stringify(
+                rows.map((row) => ({ ...row, source: reader.source })),
+                null,
+                2,
+              )
             : format === 'pretty'
               ? renderUsageVerbose(rows, { summary })
               : renderUsageTable(rows, { summary });
         process.stdout.write(`${out}\n`);
       } finally {
         progress.done();
-        await cm.close();
+        await reader.close();
       }
     });
 }
