@@ -1,13 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { RECORD_STATES, type RecordState, recordMachine } from '../machines/record.machine.js';
-import { drawMachine, machineToMermaid, renderSvg } from '../src/diagram/index.js';
+import { machineToMermaid, machineToStateList, renderSvg } from '../src/diagram/index.js';
 import { RECORD_DIAGRAM_DIR, recordDiagramFile, stripExternalImports } from '../src/inspector/diagram.js';
 
 /**
  * Draws the record statechart for the inspector and `cachekit inspect <id>`: the plain
- * chart plus one per state with that state marked, as SVG (the page) and text (the
- * terminal). Run by `npm run build`; the files ship in the package so that the Mermaid
+ * chart plus one per state with that state marked, as SVG (the page) and a state list
+ * (the terminal, at most 100 columns). Run by `npm run build`; the files ship in the package so that the Mermaid
  * renderer stays a dev dependency.
  */
 
@@ -26,7 +26,7 @@ export function recordDiagramFiles(): Map<string, string> {
   const files = new Map<string, string>([[recordDiagramFile('svg'), pageSvg()]]);
   for (const state of RECORD_STATES) {
     files.set(recordDiagramFile('svg', state), pageSvg(state));
-    files.set(recordDiagramFile('txt', state), drawMachine(recordMachine, { highlight: state }).ascii);
+    files.set(recordDiagramFile('txt', state), machineToStateList(recordMachine, { highlight: state }));
   }
   return files;
 }

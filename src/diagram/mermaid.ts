@@ -71,7 +71,8 @@ export function mermaidId(path: string): string {
 const quoteSafe = (text: string): string => text.replace(/"/g, "'");
 const lineSafe = (text: string): string => text.replace(/[\r\n]+/g, ' ');
 
-function validate(machine: AnyStateMachine, options: MermaidOptions): void {
+/** Refuses options that name no state of the machine or carry unusable values; shared by every drawing. */
+export function validateDiagramOptions(machine: AnyStateMachine, options: MermaidOptions): void {
   const known = new Set(allStatePaths(machine));
   const leaves = new Set(leafStatePaths(machine));
   if (options.highlight !== undefined) {
@@ -123,7 +124,7 @@ function mergeEdges(edges: readonly DiagramEdge[]): DiagramEdge[] {
 
 /** Draws the machine's statechart as Mermaid `stateDiagram-v2` text, deterministic for a given machine and options. */
 export function machineToMermaid(machine: AnyStateMachine, options: MermaidOptions = {}): string {
-  validate(machine, options);
+  validateDiagramOptions(machine, options);
   const model = readMachine(machine);
   const flat = options.layout === 'flat';
   const ids = assignIds(model);

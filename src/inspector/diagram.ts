@@ -61,7 +61,7 @@ export function stripExternalImports(svg: string): string {
   return svg.replace(/^\s*@import\s+url\([^)]*\)\s*;?\s*$/gm, '');
 }
 
-/** The terminal drawing of the record machine with `state` marked. */
+/** The terminal drawing of the record machine with `state` marked: its states and transitions as a list. */
 export function recordDiagramText(state: string, dir: URL = RECORD_DIAGRAM_DIR): string {
   if (!isRecordState(state)) throw new RecordDiagramStateError(state);
   return readDrawing(dir, recordDiagramFile('txt', state));
