@@ -144,8 +144,9 @@ function legend(machine: AnyStateMachine, width: number): string[] {
   const text = [
     `Statechart of machine "${machine.id}": every state, nested ones indented under their parent, with the`,
     'transitions it declares, in the order XState tries them. A transition under a compound state is',
-    'taken from every state inside it that does not handle the event itself.',
-    `${CURRENT_MARKER} marks the current state.`,
+    'taken from every state inside it that does not handle the event itself. The current state, if any,',
+    // In parentheses, so that however the text wraps no legend line starts with the marker itself.
+    `is marked (${CURRENT_MARKER}) in the first column.`,
   ].join(' ');
   return wrap(text, width, '');
 }

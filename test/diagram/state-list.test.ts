@@ -149,7 +149,7 @@ describe.each(machines)('the %s state list', (_name, machine) => {
     }
   });
 
-  it('keeps every transition whole at any width, each line within it', () => {
+  it('keeps every transition whole and the mark single at any width, each line within it', () => {
     const expectedCount = [machine.root, ...statesOf(machine.root)].reduce(
       (sum, node) => sum + expectedTransitions(machine, node).length,
       0,
@@ -158,6 +158,7 @@ describe.each(machines)('the %s state list', (_name, machine) => {
       fc.property(fc.integer({ min: 40, max: 140 }), (width) => {
         const text = machineToStateList(machine, { width, highlight: allStatePaths(machine)[0] ?? '' });
         for (const line of text.split('\n')) expect(columns(line), line).toBeLessThanOrEqual(width);
+        expect(text.split('\n').filter((line) => line.startsWith(MARKER))).toHaveLength(1);
         const listed = [...blocks(machine, text).values()].flat().filter((line) => line.includes(' -> '));
         expect(listed).toHaveLength(expectedCount);
       }),
