@@ -8,7 +8,7 @@ export {
   HIGHLIGHT_STYLE,
   validateDiagramOptions,
 } from './mermaid.js';
-export type { MermaidOptions, MermaidDirection, MermaidLayout, DiagramOptionField } from './mermaid.js';
+export type { MermaidOptions, MermaidDirection, MermaidLayout, DiagramOptionField, DrawingOptions } from './mermaid.js';
 export { renderDiagram, renderSvg, renderAscii, applyStateClasses } from './render.js';
 export type { RenderedDiagram, RenderDiagramOptions } from './render.js';
 export {

@@ -1,5 +1,6 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { HIGHLIGHT_MARK, validateDiagramOptions } from './mermaid.js';
+import { DiagramOptionError, HIGHLIGHT_MARK, validateDiagramOptions } from './options.js';
+import type { DrawingOptions } from './options.js';
 import { eventLabel, guardLabel, isLeaf, statePath } from './walk.js';
 
 /**
@@ -10,11 +11,7 @@ import { eventLabel, guardLabel, isLeaf, statePath } from './walk.js';
  * narrow and every label gets a line of its own.
  */
 
-export interface StateListOptions {
-  /** Dotted path of the state to mark as current. */
-  highlight?: string;
-  /** Leaf state path → number of records in it, shown as ` (N)` after the state's name. */
-  counts?: Readonly<Record<string, number>>;
+export interface StateListOptions extends DrawingOptions {
   /** Widest line allowed, in columns. Default 100. */
   width?: number;
 }
@@ -156,7 +153,7 @@ export function machineToStateList(machine: AnyStateMachine, options: StateListO
   validateDiagramOptions(machine, options);
   const width = options.width ?? STATE_LIST_WIDTH;
   if (!Number.isSafeInteger(width) || width < MIN_WIDTH)
-    throw new RangeError(`state list width ${String(width)}: must be an integer of at least ${MIN_WIDTH} columns`);
+    throw new DiagramOptionError('width', width, `must be an integer of at least ${MIN_WIDTH} columns`);
 
   const lines = [...legend(machine, width), ''];
   const writeNode = (node: AnyStateNode, depth: number): void => {

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { RECORD_STATES, recordMachine } from '../../machines/record.machine.js';
-import { recordDiagramFiles } from '../../scripts/record-diagrams.js';
 import {
   DiagramOptionError,
   MACHINE_DIAGRAMS,
@@ -10,6 +9,7 @@ import {
   generateDiagramFiles,
   machineToStateList,
 } from '../../src/diagram/index.js';
+import { recordStateText } from '../../src/inspector/record-text.js';
 
 /**
  * The terminal drawing read the way a person reads it: find a state's line,
@@ -170,12 +170,12 @@ describe.each(machines)('the %s state list', (_name, machine) => {
 describe('every drawing the project ships', () => {
   const drawings = [
     ...[...generateDiagramFiles()].filter(([file]) => file.endsWith('.txt')),
-    ...[...recordDiagramFiles()].filter(([file]) => file.endsWith('.txt')),
+    ...RECORD_STATES.map((state) => [`cachekit inspect (${state})`, recordStateText(state).ascii] as const),
   ];
 
   it('fits 100 columns on every line, with no tab and no colour escape', () => {
     expect(drawings.map(([file]) => file)).toEqual(
-      expect.arrayContaining(['record.txt', 'supervisor.txt', ...RECORD_STATES.map((s) => `record.${s}.txt`)]),
+      expect.arrayContaining(['record.txt', 'supervisor.txt', 'cachekit inspect (committed.released)']),
     );
     for (const [file, text] of drawings) {
       for (const line of text.split('\n')) {
@@ -185,9 +185,9 @@ describe('every drawing the project ships', () => {
     }
   });
 
-  it('marks the record state of each per-state drawing once', () => {
+  it('marks the record state of each drawing `cachekit inspect` prints once', () => {
     for (const state of RECORD_STATES) {
-      const text = recordDiagramFiles().get(`record.${state}.txt`) ?? '';
+      const text = recordStateText(state).ascii;
       const marked = text.split('\n').filter((line) => line.startsWith(MARKER));
       expect(marked, state).toHaveLength(1);
       expect(marked[0], state).toMatch(headerPattern(recordMachine, state));
@@ -220,6 +220,8 @@ describe('the record state list', () => {
     const counted = machineToStateList(recordMachine, { counts: { removed: 3 }, highlight: 'removed' });
     expect(counted).toMatch(/^▶ {3}removed \(3\) \(final\) \[current\]$/m);
     expect(() => machineToStateList(recordMachine, { highlight: 'gone' })).toThrow(DiagramOptionError);
+    expect(() => machineToStateList(recordMachine, { width: 10 })).toThrow(DiagramOptionError);
     expect(() => machineToStateList(recordMachine, { width: 10 })).toThrow(/width 10: must be an integer/);
+    expect(() => recordStateText('frozen')).toThrow(/not a record state/);
   });
 });
