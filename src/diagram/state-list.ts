@@ -184,7 +184,8 @@ export function machineToStateList(machine: AnyStateMachine, options: StateListO
       else if (columns(plain) <= width) lines.push(plain);
       else lines.push(...wrap(`${lead}${label}`, width, more), ...wrap(`${more}-> ${target}`, width, more));
     }
-    if (transitions.length === 0 && isLeaf(node) && node.type !== 'final') lines.push(`${lead}(no transitions)`);
+    if (transitions.length === 0 && isLeaf(node) && node.type !== 'final')
+      lines.push(...wrap(`${lead}(no transitions)`, width, lead));
     for (const child of childrenOf(node)) writeNode(child, depth + 1);
   };
   writeNode(machine.root, 0);
