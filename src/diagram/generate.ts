@@ -55,7 +55,8 @@ function readme(specs: readonly MachineDiagramSpec[]): string {
   const lines = ['# State machines', '', GENERATED_NOTE, ''];
   lines.push(
     'Each machine comes as Mermaid source (`.mmd`, nested states), an SVG drawn from it, and a plain-text',
-    'drawing (`.txt`) of the same transitions with compound states flattened to dotted leaf names.',
+    'list (`.txt`, at most 100 columns) of every state, nested ones indented under their parent, with the',
+    'transitions each state declares.',
     '',
   );
   for (const spec of specs) {

@@ -6,8 +6,9 @@ export {
   HIGHLIGHT_CLASS,
   HIGHLIGHT_MARK,
   HIGHLIGHT_STYLE,
+  validateDiagramOptions,
 } from './mermaid.js';
-export type { MermaidOptions, MermaidDirection, MermaidLayout, DiagramOptionField } from './mermaid.js';
+export type { MermaidOptions, MermaidDirection, MermaidLayout, DiagramOptionField, DrawingOptions } from './mermaid.js';
 export { renderDiagram, renderSvg, renderAscii, applyStateClasses } from './render.js';
 export type { RenderedDiagram, RenderDiagramOptions } from './render.js';
 export {
@@ -26,3 +27,12 @@ export { generateDiagramFiles, staleDiagramFiles, MACHINE_DIAGRAMS, DIAGRAM_DIR 
 export type { MachineDiagramSpec, DiagramFiles, StaleDiagramFile } from './generate.js';
 export { drawMachine } from './machine-diagram.js';
 export type { MachineDiagram, MachineDiagramOptions } from './machine-diagram.js';
+export {
+  machineToStateList,
+  listedTransitions,
+  transitionTrigger,
+  STATE_LIST_WIDTH,
+  CURRENT_MARKER,
+  NO_STATE_CHANGE,
+} from './state-list.js';
+export type { StateListOptions, ListedTransition } from './state-list.js';

@@ -1,5 +1,7 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { allStatePaths, flattenEdges, initialLeaf, isLeaf, leafStatePaths, readMachine, statePath } from './walk.js';
+import { DiagramOptionError, HIGHLIGHT_MARK, validateDiagramOptions } from './options.js';
+import type { DrawingOptions } from './options.js';
+import { flattenEdges, initialLeaf, isLeaf, readMachine, statePath } from './walk.js';
 import type { DiagramEdge, MachineModel } from './walk.js';
 
 /**
@@ -12,11 +14,7 @@ import type { DiagramEdge, MachineModel } from './walk.js';
  * the SVG itself.
  */
 
-export interface MermaidOptions {
-  /** Dotted state path to mark as current, e.g. 'committed.released'. */
-  highlight?: string;
-  /** Leaf state path → number of records in it, shown as ` (N)` after the state's name. */
-  counts?: Readonly<Record<string, number>>;
+export interface MermaidOptions extends DrawingOptions {
   /** Layout direction. Default 'TB'. */
   direction?: MermaidDirection;
   /**
@@ -27,6 +25,9 @@ export interface MermaidOptions {
   layout?: MermaidLayout;
 }
 
+export { DiagramOptionError, HIGHLIGHT_MARK, validateDiagramOptions } from './options.js';
+export type { DiagramOptionField, DrawingOptions } from './options.js';
+
 export type MermaidDirection = 'TB' | 'LR';
 export type MermaidLayout = 'nested' | 'flat';
 
@@ -34,23 +35,6 @@ export type MermaidLayout = 'nested' | 'flat';
 export const HIGHLIGHT_CLASS = 'current';
 /** Style of the highlighted state: amber fill, dark amber border. */
 export const HIGHLIGHT_STYLE = 'fill:#fde68a,stroke:#b45309,stroke-width:2px';
-/** Suffix added to the highlighted state's label, so the mark survives renderers that ignore classes (ASCII). */
-export const HIGHLIGHT_MARK = ' [current]';
-
-export type DiagramOptionField = 'highlight' | 'counts' | 'direction' | 'layout';
-
-/** An option of `machineToMermaid` names no state of the machine, or carries an unusable value. */
-export class DiagramOptionError extends Error {
-  override readonly name = 'DiagramOptionError';
-  constructor(
-    readonly field: DiagramOptionField,
-    readonly value: unknown,
-    reason: string,
-  ) {
-    super(`diagram option ${field} ${JSON.stringify(value)}: ${reason}`);
-  }
-}
-
 /** Two states whose Mermaid ids would be the same after replacing characters Mermaid ids cannot hold. */
 export class DiagramIdCollisionError extends Error {
   override readonly name = 'DiagramIdCollisionError';
@@ -72,22 +56,7 @@ const quoteSafe = (text: string): string => text.replace(/"/g, "'");
 const lineSafe = (text: string): string => text.replace(/[\r\n]+/g, ' ');
 
 function validate(machine: AnyStateMachine, options: MermaidOptions): void {
-  const known = new Set(allStatePaths(machine));
-  const leaves = new Set(leafStatePaths(machine));
-  if (options.highlight !== undefined) {
-    if (typeof options.highlight !== 'string' || !known.has(options.highlight))
-      throw new DiagramOptionError('highlight', options.highlight, `is not a state of machine ${machine.id}`);
-  }
-  if (options.counts !== undefined) {
-    if (typeof options.counts !== 'object' || options.counts === null || Array.isArray(options.counts))
-      throw new DiagramOptionError('counts', options.counts, 'must be an object of state path → count');
-    for (const [path, count] of Object.entries(options.counts)) {
-      if (!leaves.has(path))
-        throw new DiagramOptionError('counts', path, `is not a leaf state of machine ${machine.id}`);
-      if (!Number.isSafeInteger(count) || count < 0)
-        throw new DiagramOptionError('counts', { [path]: count }, 'a count must be a non-negative integer');
-    }
-  }
+  validateDiagramOptions(machine, options);
   if (options.direction !== undefined && options.direction !== 'TB' && options.direction !== 'LR')
     throw new DiagramOptionError('direction', options.direction, "must be 'TB' or 'LR'");
   if (options.layout !== undefined && options.layout !== 'nested' && options.layout !== 'flat')

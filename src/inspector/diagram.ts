@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { RECORD_STATES, type RecordState } from '../../machines/record.machine.js';
 
 /**
- * The record statechart as the page and `cachekit inspect <id>` show it: drawn
- * once per state at build time (`npm run build`, scripts/record-diagrams.ts),
- * because the Mermaid renderer weighs 10 MB and is a dev dependency. At run
- * time the drawings are plain files next to the page's other assets.
+ * The record statechart as the page shows it: drawn once per state at build
+ * time (`npm run build`, scripts/record-diagrams.ts), because the Mermaid
+ * renderer weighs 10 MB and is a dev dependency. At run time the drawings are
+ * plain SVG files next to the page's other assets. (The terminal's drawing,
+ * `cachekit inspect <id>`, is text made on demand: see record-text.ts.)
  */
 
 export interface RecordDiagramOptions {
@@ -17,9 +18,9 @@ export interface RecordDiagramOptions {
 /** The folder the build writes the drawings into; it ships inside the package. */
 export const RECORD_DIAGRAM_DIR = new URL('./assets/diagrams/', import.meta.url);
 
-/** File name of one drawing: `record.svg`, `record.<state>.svg`, and `.txt` for the terminal drawing. */
-export function recordDiagramFile(kind: 'svg' | 'txt', highlight?: RecordState): string {
-  return highlight === undefined ? `record.${kind}` : `record.${highlight}.${kind}`;
+/** File name of one drawing: `record.svg`, or `record.<state>.svg` with that state marked. */
+export function recordDiagramFile(highlight?: RecordState): string {
+  return highlight === undefined ? 'record.svg' : `record.${highlight}.svg`;
 }
 
 /** The drawings are missing: a source checkout that was never built. */
@@ -38,7 +39,7 @@ export class RecordDiagramStateError extends Error {
   }
 }
 
-function isRecordState(state: string): state is RecordState {
+export function isRecordState(state: string): state is RecordState {
   return (RECORD_STATES as readonly string[]).includes(state);
 }
 
@@ -61,12 +62,6 @@ export function stripExternalImports(svg: string): string {
   return svg.replace(/^\s*@import\s+url\([^)]*\)\s*;?\s*$/gm, '');
 }
 
-/** The terminal drawing of the record machine with `state` marked. */
-export function recordDiagramText(state: string, dir: URL = RECORD_DIAGRAM_DIR): string {
-  if (!isRecordState(state)) throw new RecordDiagramStateError(state);
-  return readDrawing(dir, recordDiagramFile('txt', state));
-}
-
 /**
  * The page's SVG drawings, all read when the inspector starts (eleven small
  * files), so a missing build fails at start rather than on the first click.
@@ -75,8 +70,8 @@ export class RecordDiagrams {
   private readonly svgs = new Map<string, string>();
 
   constructor(dir: URL = RECORD_DIAGRAM_DIR) {
-    this.svgs.set('', readDrawing(dir, recordDiagramFile('svg')));
-    for (const state of RECORD_STATES) this.svgs.set(state, readDrawing(dir, recordDiagramFile('svg', state)));
+    this.svgs.set('', readDrawing(dir, recordDiagramFile()));
+    for (const state of RECORD_STATES) this.svgs.set(state, readDrawing(dir, recordDiagramFile(state)));
   }
 
   draw(options: RecordDiagramOptions = {}): string {

@@ -103,7 +103,7 @@ describe('machine model', () => {
     const drawn = drawMachine(sampleMachine, { highlight: 'job.step', counts: { 'job.step': 2 } });
     expect(drawn.mermaid).toContain('state "step (2) [current]" as job_step');
     expect(drawn.svg).toMatch(/<g class="node current" data-id="job_step"/);
-    expect(drawn.ascii).toContain('job.step (2) [current]');
+    expect(drawn.ascii).toContain('job.step (2) (initial) [current]');
   });
 });
 
