@@ -84,14 +84,20 @@ export class MetadataStore {
 
   /** The record, validated; undefined when absent; a MetadataError CORRUPT when the stored value is corrupt. */
   get(id: string): StoredRecord | undefined {
-    const raw = this.records.get(id);
+    const raw = this.damagedOnFailure(() => this.records.get(id));
     if (raw === undefined) return undefined;
     return parseStored(this.path, id, raw);
   }
 
   /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
   *all(onCorrupt: (entry: CorruptEntry) => void): Generator<StoredRecord> {
-    for (const { key, value } of this.records.getRange()) {
+    const range = this.damagedOnFailure(() => this.records.getRange()[Symbol.iterator]());
+    for (
+      let next = this.damagedOnFailure(() => range.next());
+      !next.done;
+      next = this.damagedOnFailure(() => range.next())
+    ) {
+      const { key, value } = next.value;
       const result = StoredRecord.safeParse(value);
       if (result.success && result.data.id === key) yield result.data;
       else
@@ -121,6 +127,27 @@ export class MetadataStore {
 
   count(): number {
     return this.records.getCount();
+  }
+
+  /**
+   * A read that LMDB itself fails (MDB_PAGE_NOTFOUND, MDB_CORRUPTED, ...): the file is damaged past
+   * what its header shows, which is DAMAGED, like a bad header, rather than a raw lmdb-js error.
+   */
+  private damagedOnFailure<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof Error && /MDB_/.test(err.message))
+        throw new MetadataError(
+          'DAMAGED',
+          this.path,
+          `cache metadata ${this.path}/data.mdb is damaged: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+      throw err;
+    }
   }
 
   /** Applies the writes in one transaction; resolves once it is durable. */

@@ -33,6 +33,8 @@ function nameKey(name: string): string {
  */
 export class SnapshotStore {
   private constructor(
+    /** The data file, named when LMDB cannot read it. */
+    private readonly path: string,
     private readonly env: RootDatabase,
     private readonly records: Database<unknown, number>,
     private readonly names: Database<unknown, string>,
@@ -48,6 +50,7 @@ export class SnapshotStore {
       throw new SnapshotError('FAILED_PRECONDITION', 'open', path, `snapshot metadata is damaged: ${check.reason}`);
     const env = open({ path, maxDbs: 8 });
     return new SnapshotStore(
+      path,
       env,
       env.openDB<unknown, number>({ name: 'records', keyEncoding: 'uint32' }),
       env.openDB<unknown, string>({ name: 'names' }),
@@ -70,12 +73,12 @@ export class SnapshotStore {
   }
 
   getById(id: number): SnapshotRecord | undefined {
-    const raw = this.records.get(id);
+    const raw = this.damagedOnFailure(() => this.records.get(id));
     return raw === undefined ? undefined : this.parseRecord(id, raw);
   }
 
   getByName(name: string): SnapshotRecord | undefined {
-    const rawId = this.names.get(nameKey(name));
+    const rawId = this.damagedOnFailure(() => this.names.get(nameKey(name)));
     if (rawId === undefined) return undefined;
     const id = idSchema.safeParse(rawId);
     if (!id.success)
@@ -104,8 +107,28 @@ export class SnapshotStore {
 
   all(): SnapshotRecord[] {
     const out: SnapshotRecord[] = [];
-    for (const { key, value } of this.records.getRange()) out.push(this.parseRecord(key, value));
+    const entries = this.damagedOnFailure(() => [...this.records.getRange()]);
+    for (const { key, value } of entries) out.push(this.parseRecord(key, value));
     return out;
+  }
+
+  /** A read LMDB itself fails (MDB_PAGE_NOTFOUND, ...): the file is damaged past its header, a typed error. */
+  private damagedOnFailure<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof Error && /MDB_/.test(err.message))
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'metadata',
+          this.path,
+          `snapshot metadata is damaged: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+      throw err;
+    }
   }
 
   ids(): Set<number> {
