@@ -37,9 +37,11 @@ for (const kind of kinds) {
     kills: opts.kills,
     onCycle: (c) => {
       if (opts.verbose || c.problems.length > 0)
-        console.log(`${kind} cycle ${c.cycle} (seed ${c.seed}, kill at ${c.delayMs} ms): ${c.acks} acks, ` +
-          `${c.records} records, ${c.verified} verified, ${c.repairs} repairs` +
-          c.problems.map((p) => `\n  PROBLEM ${p}`).join(''));
+        console.log(
+          `${kind} cycle ${c.cycle} (seed ${c.seed}, kill at ${c.delayMs} ms): ${c.acks} acks, ` +
+            `${c.records} records, ${c.verified} verified, ${c.repairs} repairs` +
+            c.problems.map((p) => `\n  PROBLEM ${p}`).join(''),
+        );
     },
   });
   summaries.push(summary);
@@ -48,6 +50,7 @@ for (const kind of kinds) {
       `byte for byte, ${summary.repairs} start-up repairs, ${summary.failed.length} failed cycles, ` +
       `${summary.untyped.length} untyped errors, ${Math.round((Date.now() - started) / 1000)} s (seed ${seed})`,
   );
-  for (const u of new Set(summary.untyped.map((line) => line.replace(/"lane":\d+,/, '')))) console.log(`  untyped: ${u}`);
+  for (const u of new Set(summary.untyped.map((line) => line.replace(/"lane":\d+,/, ''))))
+    console.log(`  untyped: ${u}`);
 }
 process.exitCode = summaries.some((s) => s.failed.length > 0) ? 1 : 0;

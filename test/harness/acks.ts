@@ -94,6 +94,7 @@ export class Expectations {
   settle(present: Set<string>): void {
     for (const [id, hash] of this.maybeGone) if (present.has(id)) this.content.set(id, hash);
     this.maybeGone.clear();
+    for (const id of [...this.content.keys()]) if (!present.has(id)) this.content.delete(id);
     for (const id of [...this.parents.keys()]) if (!present.has(id)) this.parents.delete(id);
   }
 }

@@ -39,7 +39,13 @@ export async function checkRoot(root: string, kind: 'native' | 'overlay', exp: E
   try {
     cm = await openCacheManager({ root, snapshotter: kind });
   } catch (err) {
-    return { problems: [`reopen failed: ${describeError(err)}`], repairs: 0, records: 0, verified: 0, present: new Set() };
+    return {
+      problems: [`reopen failed: ${describeError(err)}`],
+      repairs: 0,
+      records: 0,
+      verified: 0,
+      present: new Set(),
+    };
   }
   const repairs = cm.startup.repairs.length;
   const seen = new Map<string, Seen>();
@@ -89,7 +95,8 @@ export async function checkRoot(root: string, kind: 'native' | 'overlay', exp: E
       childCount.set(s.parent, (childCount.get(s.parent) ?? 0) + 1);
       if (!seen.has(s.parent)) problems.push(`record ${id} has parent ${s.parent}, which has no record`);
       const acked = exp.parents.get(id);
-      if (acked !== undefined && acked !== s.parent) problems.push(`record ${id} was created on ${acked}, not ${s.parent}`);
+      if (acked !== undefined && acked !== s.parent)
+        problems.push(`record ${id} was created on ${acked}, not ${s.parent}`);
     }
     for (const [id, s] of seen) {
       const acked = exp.parents.get(id);
@@ -140,7 +147,8 @@ async function compareSnapshots(root: string, kind: 'native' | 'overlay', seen: 
     if (wantsCommitted !== (role === 'committed'))
       problems.push(`snapshot ${name} does not fit record state ${record.state}`);
     const wantParent = record.parent === undefined ? undefined : `committed/${record.parent}`;
-    if (info.parent !== wantParent) problems.push(`snapshot ${name} has parent ${info.parent}, record wants ${wantParent}`);
+    if (info.parent !== wantParent)
+      problems.push(`snapshot ${name} has parent ${info.parent}, record wants ${wantParent}`);
   }
   for (const [id, s] of seen)
     if (!snapshots.has(`active/${id}`) && !snapshots.has(`committed/${id}`))

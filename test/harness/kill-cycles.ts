@@ -80,7 +80,15 @@ export async function runKillCycles(opts: KillRunOptions): Promise<KillRunSummar
       const delayMs = Math.round(lo + random() * (hi - lo));
       const duringStart = random() < 0.15;
       const acksPath = join(base, `acks-${cycle}.jsonl`);
-      await runAndKill(root, opts.kind, seed, 2 + Math.floor(random() * 2), acksPath, delayMs, duringStart);
+      const selfExit = await runAndKill(
+        root,
+        opts.kind,
+        seed,
+        2 + Math.floor(random() * 2),
+        acksPath,
+        delayMs,
+        duringStart,
+      );
       let log = '';
       try {
         log = readFileSync(acksPath, 'utf8');
@@ -96,7 +104,7 @@ export async function runKillCycles(opts: KillRunOptions): Promise<KillRunSummar
         records: check.records,
         verified: check.verified,
         repairs: check.repairs,
-        problems: check.problems,
+        problems: selfExit ? [selfExit, ...check.problems] : check.problems,
         untyped: exp.untyped.slice(untypedBefore).map((a) => JSON.stringify(a)),
       };
       summary.kills++;
@@ -104,7 +112,7 @@ export async function runKillCycles(opts: KillRunOptions): Promise<KillRunSummar
       summary.verified += check.verified;
       summary.repairs += check.repairs;
       summary.untyped.push(...result.untyped);
-      if (check.problems.length > 0) summary.failed.push(result);
+      if (result.problems.length > 0) summary.failed.push(result);
       opts.onCycle?.(result);
       // The model follows what is really there, so one failure does not cascade into the next cycles.
       exp.settle(check.present);
@@ -123,7 +131,7 @@ function runAndKill(
   acks: string,
   delayMs: number,
   duringStart: boolean,
-): Promise<void> {
+): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [workloadScript(), root, kind, String(seed), String(lanes), acks], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,14 +151,23 @@ function runAndKill(
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`workload exited by itself (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`));
+      if (signal === 'SIGKILL') resolve(undefined);
+      else resolve(`workload exited by itself (code ${code}, signal ${signal}): ${lastError(stderr)}`);
     });
   });
 }
 
+/** The thrown error's first line and code from a dead process's stderr. */
+function lastError(stderr: string): string {
+  const lines = stderr.split('\n');
+  const first = lines.find((l) => /Error|error:/.test(l)) ?? lines[0] ?? '';
+  const code = lines.find((l) => /^\s+code:/.test(l))?.trim() ?? '';
+  return `${first.trim()} ${code}`.trim();
+}
+
 /** Unmounts anything a failed run left under the root before deleting it, so rm never crosses a mount. */
 export function removeRoot(root: string): void {
+  if (process.env.CACHEKIT_KILL_KEEP) return void console.log(`kept ${root}`);
   for (const point of mountsUnder(root).reverse()) spawnSync('umount', ['-l', point]);
   rmSync(root, { recursive: true, force: true });
 }
