@@ -29,7 +29,8 @@ export class Expectations {
   /** Applies one cycle's log; a trailing partial line (the kill landed mid-write) is ignored. */
   apply(log: string): number {
     const pendingRemovals = new Map<string, string | undefined>();
-    let pruning = false;
+    /** Lanes with a prune in flight: records one has not reported yet may still go. */
+    const pruning = new Set<number>();
     let count = 0;
     this.maybeGone.clear();
     for (const line of log.split('\n')) {
@@ -64,16 +65,16 @@ export class Expectations {
           }
           // A failed prune may have removed some records before it stopped.
           if (ack.what === 'prune') {
-            pruning = false;
+            pruning.delete(ack.lane);
             for (const [id, hash] of this.content) pendingRemovals.set(id, hash);
             this.content.clear();
           }
           break;
         case 'prune-begin':
-          pruning = true;
+          pruning.add(ack.lane);
           break;
         case 'prune-end':
-          pruning = false;
+          pruning.delete(ack.lane);
           for (const id of ack.ids) this.content.delete(id);
           break;
         case 'untyped':
@@ -82,7 +83,7 @@ export class Expectations {
       }
     }
     for (const [id, hash] of pendingRemovals) if (hash !== undefined) this.maybeGone.set(id, hash);
-    if (pruning)
+    if (pruning.size > 0)
       for (const [id, hash] of this.content) {
         this.maybeGone.set(id, hash);
         this.content.delete(id);
