@@ -1,0 +1,213 @@
+/**
+ * Snapshot I/O that fails with ENOSPC or EIO, before or after the real call: every manager
+ * operation that meets the fault rejects with a CacheError whose cause chain reaches the injected
+ * error, what describe/diskUsage show agrees with what the operations reported, the manager keeps
+ * working once the fault is gone, and the next open repairs what is left so a second finds nothing.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isCacheError, openCacheManager, type CacheManager, type ImmutableRef } from '../../src/index.js';
+import { NativeSnapshotter, OverlaySnapshotter } from '../../src/snapshot/index.js';
+import { SNAPSHOTTERS } from '../cache/helpers.js';
+import { describeError } from './check-root.js';
+import { FaultySnapshotter, type InjectedFault, type FaultCode, type FaultMethod, type FaultWhen } from './faulty.js';
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+async function open(root: string, kind: 'native' | 'overlay'): Promise<{ cm: CacheManager; sn: FaultySnapshotter }> {
+  const dir = join(root, 'snapshots');
+  const sn = new FaultySnapshotter(
+    kind === 'native' ? await NativeSnapshotter.open(dir) : await OverlaySnapshotter.open(dir),
+  );
+  return { cm: await openCacheManager({ root, snapshotter: sn }), sn };
+}
+
+const causes = (err: unknown): unknown[] => {
+  const chain: unknown[] = [];
+  for (let e = err; e !== undefined && chain.length < 10; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+};
+
+interface Outcome {
+  op: string;
+  ok: boolean;
+  /** Faults thrown while the operation ran. */
+  faults: InjectedFault[];
+  error?: unknown;
+}
+
+/** Known records an operation touched, and whether the operations say each one exists. */
+type Claims = Map<string, boolean>;
+
+async function scenario(kind: 'native' | 'overlay', method: FaultMethod, when: FaultWhen, code: FaultCode) {
+  const root = join(mkdtempSync(join(tmpdir(), `cachekit-fault-${kind}-`)), 'cache');
+  roots.push(root);
+  const { cm, sn } = await open(root, kind);
+  const claims: Claims = new Map();
+  const outcomes: Outcome[] = [];
+  const attempt = async (op: string, run: () => Promise<void>) => {
+    const before = sn.thrown.length;
+    try {
+      await run();
+      outcomes.push({ op, ok: true, faults: sn.thrown.slice(before) });
+    } catch (error) {
+      outcomes.push({ op, ok: false, faults: sn.thrown.slice(before), error });
+    }
+  };
+
+  // Set-up without faults: a committed base, a released committed record, a held mutable one.
+  const base = await cm.new(null);
+  writeFileSync(join((await base.mount()).path, 'base'), 'base\n');
+  const baseRef = await base.commit();
+  await baseRef.finalize();
+  claims.set(baseRef.id, true);
+  const spare = await (await cm.new(baseRef)).commit();
+  await spare.finalize();
+  await spare.release();
+  claims.set(spare.id, true);
+  const held = await cm.new(null, { retain: true });
+  claims.set(held.id, true);
+
+  sn.fault = { method, when, code };
+  await attempt('new on a parent', async () => {
+    const child = await cm.new(baseRef);
+    claims.set(child.id, true);
+    await child.release();
+    claims.set(child.id, false);
+  });
+  let committed: ImmutableRef | undefined;
+  await attempt('commit and finalize', async () => {
+    sn.fault = undefined;
+    const mut = await cm.new(null);
+    claims.set(mut.id, true);
+    sn.fault = { method, when, code };
+    committed = await mut.commit();
+    await committed.finalize();
+  });
+  await attempt('mount a mutable ref', async () => {
+    const m = await held.mount();
+    writeFileSync(join(m.path, 'held'), 'held\n');
+    await m.release();
+  });
+  await attempt('mount a committed ref read-only', async () => {
+    const m = await baseRef.mount({ readonly: true });
+    await m.release();
+  });
+  await attempt('size of a record', async () => {
+    await baseRef.size();
+  });
+  await attempt('disk usage', async () => {
+    await cm.diskUsage();
+  });
+  await attempt('remove a released record', async () => {
+    await cm.remove(spare.id);
+    claims.set(spare.id, false);
+  });
+  sn.fault = undefined;
+
+  const problems: string[] = [];
+  for (const o of outcomes) {
+    if (o.ok) {
+      if (o.faults.length > 0) problems.push(`${o.op} succeeded although ${o.faults.map((f) => f.message).join(', ')}`);
+      continue;
+    }
+    if (!isCacheError(o.error)) problems.push(`${o.op} rejected with a non-CacheError: ${describeError(o.error)}`);
+    else if (o.faults.length > 0 && !causes(o.error).some((e) => o.faults.includes(e as InjectedFault)))
+      problems.push(`${o.op}: the cause chain misses the injected fault: ${describeError(o.error)}`);
+    if (o.faults.length === 0) problems.push(`${o.op} failed with no fault injected: ${describeError(o.error)}`);
+  }
+
+  // What the manager shows must agree with what the operations said.
+  const listed = new Set((await cm.diskUsage()).map((u) => u.id));
+  for (const [id, exists] of claims) {
+    let described = true;
+    try {
+      cm.describe(id);
+    } catch (err) {
+      if (!isCacheError(err, 'NOT_FOUND')) problems.push(`describe(${id}) threw ${describeError(err)}`);
+      described = false;
+    }
+    if (described !== exists || listed.has(id) !== exists)
+      problems.push(
+        `record ${id}: operations say ${exists ? 'present' : 'gone'}, describe ${described}, diskUsage ${listed.has(id)}`,
+      );
+  }
+  // With the fault gone the manager works again, on the records the faults touched too.
+  try {
+    await (committed ?? baseRef).finalize();
+    const again = await cm.new(baseRef);
+    writeFileSync(join((await again.mount()).path, 'again'), 'again\n');
+    await (await again.commit()).finalize();
+    await (await held.mount()).release();
+  } catch (err) {
+    problems.push(`after the fault the manager fails: ${describeError(err)}`);
+  }
+  await cm.close();
+  await sn.close();
+
+  const reopened = await open(root, kind);
+  const present = new Set((await reopened.cm.diskUsage()).map((u) => u.id));
+  for (const id of [baseRef.id, held.id]) if (!present.has(id)) problems.push(`reopen lost record ${id}`);
+  await reopened.cm.close();
+  await reopened.sn.close();
+  const second = await open(root, kind);
+  for (const r of second.cm.startup.repairs)
+    problems.push(`second open repaired: ${r.action} ${r.id ?? ''} ${r.detail}`);
+  await second.cm.close();
+  await second.sn.close();
+  return { problems, outcomes, injected: sn.thrown.length };
+}
+
+const METHODS: FaultMethod[] = ['prepare', 'commit', 'remove', 'mounts', 'view', 'usage'];
+const CASES = METHODS.flatMap((method) =>
+  (['before', 'after'] as const).flatMap((when) =>
+    (['ENOSPC', 'EIO'] as const).map((code) => ({ method, when, code })),
+  ),
+);
+
+/**
+ * Engine bugs these cases show today (issue 11); each case fails for the reason named, and is
+ * marked `it.fails` until the engine is mended.
+ */
+const KNOWN_BUGS: Partial<Record<string, string>> = {
+  'after commit':
+    'finding 20: a snapshot commit that took effect but reported an error leaves the record stuck; ' +
+    'finalize then fails INVALID <- SnapshotError NOT_FOUND "active/<id>" until restart',
+  'before remove':
+    'remove()/release() of an unretained mutable reject with the fault, yet the record is gone from ' +
+    'describe and diskUsage; and a failed view removal after a read-only mount reaches the caller raw',
+  'after remove':
+    'remove()/release() of an unretained mutable reject with the fault, yet the record is gone from ' +
+    'describe and diskUsage; and a failed view removal after a read-only mount reaches the caller raw',
+  'before mounts': 'mount() of a mutable ref rejects with the raw snapshotter error, not a CacheError',
+  'after mounts': 'mount() of a mutable ref rejects with the raw snapshotter error, not a CacheError',
+  'before view': 'a read-only mount() of a committed ref rejects with the raw snapshotter error, not a CacheError',
+  'after view': 'a read-only mount() of a committed ref rejects with the raw snapshotter error, not a CacheError',
+  'before usage':
+    'ref.size() rejects with the raw snapshotter error; diskUsage() resolves although usage failed (sizes silently missing)',
+  'after usage':
+    'ref.size() rejects with the raw snapshotter error; diskUsage() resolves although usage failed (sizes silently missing)',
+};
+
+for (const { kind, skip } of SNAPSHOTTERS)
+  describe.skipIf(skip !== undefined)(`${kind}: snapshot faults`, () => {
+    for (const { method, when, code } of CASES) {
+      const bug = KNOWN_BUGS[`${when} ${method}`];
+      if (bug) console.warn(`${kind} ${code} ${when} ${method} is marked as failing: ${bug}`);
+      (bug ? it.fails : it)(
+        `${code} ${when} ${method}: typed errors, consistent state, clean repair`,
+        async () => {
+          const { problems, injected } = await scenario(kind, method, when, code);
+          if (problems.length) console.warn(`${kind} ${code} ${when} ${method}:\n  ${problems.join('\n  ')}`);
+          expect(injected).toBeGreaterThan(0);
+          expect(problems).toEqual([]);
+        },
+        60_000,
+      );
+    }
+  });
