@@ -168,6 +168,9 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       const exists = checkRoot(opts.root);
       if (!opts.readOnly && !exists) createRoot(opts.root);
       lock = opts.readOnly ? undefined : acquireOwnerLock(opts.root);
+      // An overlay probe that a killed opener left mounted would make the snapshotter's own probe fail:
+      // only the lock holder may take it down, and it must do so before the snapshotter opens.
+      if (lock) await sweepMounts(join(opts.root, 'snapshots', 'probe'));
       // A socket left by an owner that was killed; safe to remove only now that no one else can own the root.
       if (lock) removeStaleControlSocket(opts.root);
       // Rebuilding starts from an empty store when the old file cannot even be opened safely.
