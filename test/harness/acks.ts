@@ -15,6 +15,9 @@ export type Ack =
   | { op: 'fail'; lane: number; what: string; id?: string; code: string }
   | { op: 'untyped'; lane: number; what: string; id?: string; message: string };
 
+/** Record states whose content can no longer change (BuildKit's frozen and committed records). */
+const IMMUTABLE = /^(frozen|committed)\b/;
+
 /** What survives across kill cycles on one root: content each acknowledged commit must still have. */
 export class Expectations {
   /** id -> tree hash of an acknowledged commit that nothing acknowledged took away since. */
@@ -91,9 +94,16 @@ export class Expectations {
     return count;
   }
 
-  /** After the checks: records confirmed gone leave the model; maybe-gone ones still there stay in it. */
-  settle(present: Set<string>): void {
-    for (const [id, hash] of this.maybeGone) if (present.has(id)) this.content.set(id, hash);
+  /**
+   * After the checks: records confirmed gone leave the model; maybe-gone ones still there as the
+   * same immutable content stay in it. One an interrupted thaw made mutable again (a retained record
+   * outlives its process as an idle mutable) holds no promised content any more.
+   */
+  settle(present: Map<string, string>): void {
+    for (const [id, hash] of this.maybeGone) {
+      const state = present.get(id);
+      if (state !== undefined && IMMUTABLE.test(state)) this.content.set(id, hash);
+    }
     this.maybeGone.clear();
     for (const id of [...this.content.keys()]) if (!present.has(id)) this.content.delete(id);
     for (const id of [...this.parents.keys()]) if (!present.has(id)) this.parents.delete(id);

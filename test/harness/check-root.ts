@@ -15,8 +15,8 @@ export interface CheckResult {
   repairs: number;
   records: number;
   verified: number;
-  /** Ids of the records the reopen found. */
-  present: Set<string>;
+  /** Ids of the records the reopen found, with their states. */
+  present: Map<string, string>;
 }
 
 /** Mount points at or under `root` in this mount namespace. */
@@ -44,7 +44,7 @@ export async function checkRoot(root: string, kind: 'native' | 'overlay', exp: E
       repairs: 0,
       records: 0,
       verified: 0,
-      present: new Set(),
+      present: new Map(),
     };
   }
   const repairs = cm.startup.repairs.length;
@@ -71,7 +71,9 @@ export async function checkRoot(root: string, kind: 'native' | 'overlay', exp: E
     const verify = async (id: string, hash: string, must: boolean) => {
       const s = seen.get(id);
       if (!s) {
-        if (must) problems.push(`acknowledged commit ${id} is gone`);
+        // The repair that took it, if start-up made one, says why.
+        const why = cm.startup.repairs.filter((r) => r.id === id).map((r) => `${r.action}: ${r.detail}`);
+        if (must) problems.push(`acknowledged commit ${id} is gone${why.length > 0 ? ` (${why.join('; ')})` : ''}`);
         return;
       }
       if (!s.state.startsWith('frozen') && !s.state.startsWith('committed')) {
@@ -122,7 +124,13 @@ export async function checkRoot(root: string, kind: 'native' | 'overlay', exp: E
   } catch (err) {
     problems.push(`second open failed: ${describeError(err)}`);
   }
-  return { problems, repairs, records: seen.size, verified, present: new Set(seen.keys()) };
+  return {
+    problems,
+    repairs,
+    records: seen.size,
+    verified,
+    present: new Map([...seen].map(([id, s]) => [id, s.state])),
+  };
 }
 
 /** Walks the snapshotter itself: one snapshot per record, of the record's kind, on its parent's. */
