@@ -5,7 +5,13 @@ import { dirname, join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCacheManager, serveInspector, type CacheManager, type InspectorServer } from '../../src/index.js';
+import {
+  RECORD_STATES,
+  openCacheManager,
+  serveInspector,
+  type CacheManager,
+  type InspectorServer,
+} from '../../src/index.js';
 
 /** The README's picture is refreshed on request only (`npm run docs:screenshot`), so a test run leaves docs alone. */
 const UPDATE_SCREENSHOT = process.env.CACHEKIT_UPDATE_SCREENSHOT === '1';
@@ -66,6 +72,9 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     const res = await page.goto(server.url);
     expect(res?.status()).toBe(200);
     await page.waitForFunction(`document.getElementById('conn')?.dataset.state === 'live'`, { timeout: 5000 });
+    // The state filter offers the record machine's states, in the machine's order.
+    const options = await page.evaluate(`[...document.querySelectorAll('#state-filter option')].map((o) => o.value)`);
+    expect((options as string[]).filter((o) => o !== '')).toEqual([...RECORD_STATES]);
 
     const mut = await cm.new(null, { description: 'followed by the browser test' });
     await rowState(mut.id, 'mutable.held');
