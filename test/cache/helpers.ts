@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
 import { openCacheManager, type CacheManager, type CacheManagerOptions, type OpenOptions } from '../../src/index.js';
 import { ContainerdSnapshotter } from '../../src/snapshot/containerd/containerd-snapshotter.js';
-import { probeOverlay } from '../../src/snapshot/index.js';
+import { NativeSnapshotter, OverlaySnapshotter, probeOverlay, type Snapshotter } from '../../src/snapshot/index.js';
 import { type ContainerdDaemon, containerdSkipReason, startContainerd } from '../snapshot/containerd-daemon.js';
 
 /** The snapshotters that keep their files under the cache root. */
@@ -76,6 +76,23 @@ export async function containerdSnapshotter(root: string): Promise<ContainerdSna
   });
 }
 
+/**
+ * Where containerd's overlayfs keeps what snapshot `key` of `root` itself adds: the upper
+ * directory of its overlay, or the directory a parentless snapshot is bind-mounted from.
+ */
+export async function containerdContentDir(root: string, key: string): Promise<string> {
+  const sn = await containerdSnapshotter(root);
+  try {
+    const [mount] = await sn.mounts(key);
+    const upper = mount?.options.find((o) => o.startsWith('upperdir='));
+    if (upper) return upper.slice('upperdir='.length);
+    if (mount?.type === 'bind') return mount.source;
+    throw new Error(`snapshot ${key} has no directory of its own: ${JSON.stringify(mount)}`);
+  } finally {
+    await sn.close();
+  }
+}
+
 /** A temp cache root per test, with every manager opened on it closed afterwards. */
 export function cacheFixture(kind: SnapshotterKind) {
   const roots: string[] = [];
@@ -111,6 +128,13 @@ export function cacheFixture(kind: SnapshotterKind) {
       } finally {
         await sn.close();
       }
+    },
+    /** The snapshotter the root's snapshots live in, opened beside the manager to stage what a crash leaves. */
+    snapshots(root: string): Promise<Snapshotter> {
+      const dir = join(root, 'snapshots');
+      if (kind === 'native') return NativeSnapshotter.open(dir);
+      if (kind === 'overlay') return OverlaySnapshotter.open(dir);
+      return containerdSnapshotter(root);
     },
     async open(root?: string, options: Omit<CacheManagerOptions, 'root' | 'snapshotter'> = {}): Promise<CacheManager> {
       const r = root ?? this.root();
