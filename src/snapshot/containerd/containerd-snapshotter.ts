@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { walkFilter } from '../core.js';
-import { SnapshotError } from '../errors.js';
+import { isSnapshotError, isSnapshotUnavailable, SnapshotError } from '../errors.js';
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from '../types.js';
 import { normalizeLabels, validateKey } from '../validate.js';
 import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
@@ -106,23 +106,30 @@ export class ContainerdSnapshotter implements Snapshotter {
     }
   }
 
-  /** Best effort: an undeleted transient lease expires by itself. */
-  private dropTransient(id: string): Promise<void> {
+  /** Best effort: an undeleted transient lease expires by itself, an empty permanent one is released at start-up. */
+  private dropLease(id: string): Promise<void> {
     return this.deleteLease(id).catch(() => undefined);
   }
 
-  /** Puts `key` in its permanent lease; a lease left by a crash is reused. */
-  private async hold(op: string, key: string): Promise<void> {
-    const id = heldLeaseId(this.options.snapshotter, key);
+  /** Creates a permanent lease; true when this call made it, false when it existed (left by a crash, or in use). */
+  private async createHeldLease(id: string, op: string, key: string): Promise<boolean> {
     try {
       await this.rpc.lease(
         'Create',
         { id, labels: heldLeaseLabels(this.options.snapshotter, new Date()) },
         this.callOptions(),
       );
+      return true;
     } catch (err) {
-      if (!hasGrpcCode(err, GrpcStatus.ALREADY_EXISTS)) throw toSnapshotError(err, op, key, `creating lease ${id}`);
+      if (hasGrpcCode(err, GrpcStatus.ALREADY_EXISTS)) return false;
+      throw toSnapshotError(err, op, key, `creating lease ${id}`);
     }
+  }
+
+  /** Puts `key` in its permanent lease; a lease left by a crash is reused. */
+  private async hold(op: string, key: string): Promise<void> {
+    const id = heldLeaseId(this.options.snapshotter, key);
+    await this.createHeldLease(id, op, key);
     try {
       await this.rpc.lease('AddResource', { id, resource: { id: key, type: this.resourceType } }, this.callOptions());
     } catch (err) {
@@ -138,7 +145,7 @@ export class ContainerdSnapshotter implements Snapshotter {
     try {
       return await fn(lease);
     } finally {
-      await this.dropTransient(lease);
+      await this.dropLease(lease);
     }
   }
 
@@ -190,18 +197,24 @@ export class ContainerdSnapshotter implements Snapshotter {
       validateKey('commit', 'key', key);
       validateKey('commit', 'name', name);
       const labels = normalizeLabels('commit', name, options?.labels);
-      await this.underTransientLease('commit', key, async (lease) => {
-        try {
-          const req = { snapshotter: this.options.snapshotter, name, key, labels };
-          await this.rpc.snapshot('Commit', req, this.callOptions({ lease }));
-        } catch (err) {
-          throw await this.explainCommitFailure(err, name, key);
-        }
-        // The committed snapshot is held by the transient lease until this succeeds.
-        await this.hold('commit', name);
-        // The active snapshot no longer exists, so its lease holds nothing.
-        await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
-      });
+      // The committed snapshot is the active one's content under a new name: it must be held from the
+      // moment it exists. containerd adds a new snapshot to the lease the call carries in the same
+      // transaction, so Commit runs under the name's own permanent lease. A lost answer (daemon
+      // restarted, deadline) or a kill afterwards can never leave the content to GC.
+      const held = heldLeaseId(this.options.snapshotter, name);
+      const made = await this.createHeldLease(held, 'commit', name);
+      try {
+        const req = { snapshotter: this.options.snapshotter, name, key, labels };
+        await this.rpc.snapshot('Commit', req, this.callOptions({ lease: held }));
+      } catch (err) {
+        const failure = await this.explainCommitFailure(err, name, key);
+        // Only a lease this call made, for a commit containerd surely refused, is taken back; after
+        // an unknown outcome it stays, and start-up releases it if it holds nothing.
+        if (made && isSnapshotError(failure) && !isSnapshotUnavailable(failure)) await this.dropLease(held);
+        throw failure;
+      }
+      // The active snapshot no longer exists, so its lease holds nothing.
+      await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
     });
   }
 
@@ -364,7 +377,7 @@ export class ContainerdSnapshotter implements Snapshotter {
       await this.rpc.snapshot('Prepare', req, this.callOptions({ lease }));
       await this.deleteLease(lease, true);
     } catch (err) {
-      await this.dropTransient(lease);
+      await this.dropLease(lease);
       throw toSnapshotError(err, 'cleanup', undefined);
     }
   }
@@ -375,6 +388,11 @@ export class ContainerdSnapshotter implements Snapshotter {
       try {
         const filter = `labels."${LABEL_SNAPSHOTTER}"==${JSON.stringify(this.options.snapshotter)}`;
         const { leases } = await this.rpc.lease('List', { filters: [filter] }, this.callOptions());
+        // containerd keeps a lease's reference to a snapshot after the snapshot was committed away or
+        // removed; such a reference holds nothing, so only snapshots that exist are reported.
+        const existing = new Set(
+          (await this.rpc.listSnapshots(this.options.snapshotter, [], this.callOptions())).map((i) => i.name),
+        );
         const out: CachekitLease[] = [];
         for (const l of leases) {
           const { resources } = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions());
@@ -383,7 +401,7 @@ export class ContainerdSnapshotter implements Snapshotter {
             kind: isTransientLeaseId(l.id) ? 'transient' : 'held',
             created: timestampToDate(l.createdAt),
             labels: { ...l.labels },
-            snapshots: resources.filter((r) => r.type === this.resourceType).map((r) => r.id),
+            snapshots: resources.filter((r) => r.type === this.resourceType && existing.has(r.id)).map((r) => r.id),
           };
           const expires = l.labels[LABEL_GC_EXPIRE];
           if (expires !== undefined) lease.expires = new Date(expires);
