@@ -31,6 +31,7 @@ import {
   type ResolvedContainerdOptions,
 } from './options.js';
 import { KINDS, toInfo, toMounts } from './convert.js';
+import { AbandonedKeys } from './abandoned.js';
 
 export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions } from './options.js';
 
@@ -43,6 +44,10 @@ export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions }
 export class ContainerdSnapshotter implements Snapshotter {
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Removals containerd could not be told of, retried before the next removal (abandoned.ts). */
+  private readonly abandoned = new AbandonedKeys();
+  /** Active key -> name of a commit that got no answer (see committedUnanswered). */
+  private readonly unanswered = new Map<string, string>();
   private readonly resourceType: string;
 
   private constructor(
@@ -168,17 +173,22 @@ export class ContainerdSnapshotter implements Snapshotter {
           const res = await this.rpc.snapshot(op === 'prepare' ? 'Prepare' : 'View', req, this.callOptions({ lease }));
           mounts = res.mounts;
         } catch (err) {
-          throw toSnapshotError(err, op, key, context);
+          const failure = toSnapshotError(err, op, key, context);
+          // No answer: containerd may have made it.
+          if (isSnapshotUnavailable(failure)) this.abandoned.add(key);
+          throw failure;
         }
         try {
           await this.hold(op, key);
         } catch (err) {
-          // Not held: undo, so a retry can use the key; if the daemon is gone, the transient lease expires instead.
-          await this.rpc
-            .snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions())
-            .catch(() => undefined);
+          // Not held: undo, so a retry can use the key; if the daemon is gone, a later removal retries.
+          await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions()).then(
+            () => this.abandoned.forget(key),
+            () => this.abandoned.add(key),
+          );
           throw err;
         }
+        this.abandoned.forget(key);
         return toMounts(mounts);
       });
     });
@@ -208,14 +218,58 @@ export class ContainerdSnapshotter implements Snapshotter {
         await this.rpc.snapshot('Commit', req, this.callOptions({ lease: held }));
       } catch (err) {
         const failure = await this.explainCommitFailure(err, name, key);
-        // Only a lease this call made, for a commit containerd surely refused, is taken back; after
-        // an unknown outcome it stays, and start-up releases it if it holds nothing.
-        if (made && isSnapshotError(failure) && !isSnapshotUnavailable(failure)) await this.dropLease(held);
-        throw failure;
+        const tookEffect = isSnapshotUnavailable(failure)
+          ? await this.settleUnanswered(name, key)
+          : await this.committedUnanswered(failure, name, key);
+        if (!tookEffect) {
+          if (isSnapshotUnavailable(failure)) this.unanswered.set(key, name);
+          // Only a lease this call made, for a commit containerd surely refused, is taken back; after
+          // an unknown outcome it stays, and start-up releases it if it holds nothing.
+          else if (made && isSnapshotError(failure)) await this.dropLease(held);
+          throw failure;
+        }
       }
+      this.unanswered.delete(key);
+      this.abandoned.forget(name);
+      this.abandoned.forget(key);
       // The active snapshot no longer exists, so its lease holds nothing.
       await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
     });
+  }
+
+  /**
+   * A commit that got no answer may have happened. For as long as one call's deadline, containerd is
+   * asked once it answers again: the name is committed (true) or it is not (false). Still unknown
+   * when the time is up: false, and a retry of the commit settles it (committedUnanswered).
+   */
+  private async settleUnanswered(name: string, key: string): Promise<boolean> {
+    const until = Date.now() + this.options.timeoutMs;
+    while (Date.now() < until) {
+      try {
+        const req = { snapshotter: this.options.snapshotter, key: name };
+        return (await this.rpc.snapshot('Stat', req, this.callOptions())).info.kind === 'COMMITTED';
+      } catch (err) {
+        if (hasGrpcCode(err, GrpcStatus.NOT_FOUND)) return false;
+        if (!isSnapshotUnavailable(toSnapshotError(err, 'commit', key))) return false;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A commit whose answer was lost (daemon restarted, deadline) may have happened. Asked again for
+   * the same name, containerd no longer finds the active key: if the name is then a committed
+   * snapshot, the earlier call took effect and this one succeeds, so the caller can retry a commit.
+   */
+  private async committedUnanswered(failure: unknown, name: string, key: string): Promise<boolean> {
+    if (!isSnapshotError(failure, 'NOT_FOUND') || this.unanswered.get(key) !== name) return false;
+    const req = { snapshotter: this.options.snapshotter, key: name };
+    const info = await this.rpc.snapshot('Stat', req, this.callOptions()).then(
+      (res) => res.info,
+      () => undefined,
+    );
+    return info?.kind === 'COMMITTED';
   }
 
   /**
@@ -242,15 +296,30 @@ export class ContainerdSnapshotter implements Snapshotter {
   remove(key: string): Promise<void> {
     return this.run('remove', key, async () => {
       validateKey('remove', 'key', key);
+      // Asked for again: this call's answer is the one that counts.
+      this.abandoned.forget(key);
+      if (this.abandoned.size > 0) await this.abandoned.retry((k) => this.removeNow(k, false));
       try {
-        await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+        await this.removeNow(key, true);
       } catch (err) {
-        throw toSnapshotError(err, 'remove', key);
+        if (isSnapshotUnavailable(err)) this.abandoned.add(key);
+        throw err;
       }
-      // The snapshot is gone from containerd's metadata; a sync delete lets GC free its storage now.
-      // If that fails the lease holds nothing and containerd's scheduled GC frees the storage later.
-      await this.deleteLease(heldLeaseId(this.options.snapshotter, key), true).catch(() => undefined);
     });
+  }
+
+  /**
+   * Snapshots.Remove, then the snapshot's permanent lease. With `sync` containerd's GC frees the
+   * storage before this resolves; if deleting the lease fails, it holds nothing, and the scheduled GC
+   * frees the storage later (start-up releases the lease).
+   */
+  private async removeNow(key: string, sync: boolean): Promise<void> {
+    try {
+      await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+    } catch (err) {
+      throw toSnapshotError(err, 'remove', key);
+    }
+    await this.deleteLease(heldLeaseId(this.options.snapshotter, key), sync).catch(() => undefined);
   }
 
   stat(key: string): Promise<Info> {
