@@ -464,7 +464,13 @@ export class ContainerdSnapshotter implements Snapshotter {
         );
         const out: CachekitLease[] = [];
         for (const l of leases) {
-          const { resources } = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions());
+          const listed = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions()).catch((err) => {
+            // Deleted since the list (a removal finishing, GC taking an expired lease): not there any more.
+            if (hasGrpcCode(err, GrpcStatus.NOT_FOUND)) return undefined;
+            throw err;
+          });
+          if (!listed) continue;
+          const { resources } = listed;
           const lease: CachekitLease = {
             id: l.id,
             kind: isTransientLeaseId(l.id) ? 'transient' : 'held',
