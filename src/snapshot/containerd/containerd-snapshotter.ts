@@ -4,26 +4,8 @@ import { isSnapshotError, isSnapshotUnavailable, SnapshotError } from '../errors
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from '../types.js';
 import { normalizeLabels, validateKey } from '../validate.js';
 import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
-import {
-  type CachekitLease,
-  heldLeaseId,
-  heldLeaseLabels,
-  isTransientLeaseId,
-  LABEL_GC_EXPIRE,
-  LABEL_SNAPSHOTTER,
-  LEASE_ID_PREFIX,
-  snapshotResourceType,
-  transientLeaseId,
-  transientLeaseLabels,
-} from './leases.js';
-import {
-  type CallOptions,
-  ContainerdRpc,
-  GrpcStatus,
-  type ProtoInfo,
-  type ProtoMount,
-  timestampToDate,
-} from './rpc.js';
+import { type CachekitLease, heldLeaseId, LEASE_ID_PREFIX } from './leases.js';
+import { type CallOptions, ContainerdRpc, GrpcStatus, type ProtoInfo, type ProtoMount } from './rpc.js';
 
 import {
   type ContainerdSnapshotterOptions,
@@ -32,6 +14,7 @@ import {
 } from './options.js';
 import { KINDS, toInfo, toMounts } from './convert.js';
 import { AbandonedKeys } from './abandoned.js';
+import { LeaseKeeper } from './lease-keeper.js';
 
 export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions } from './options.js';
 
@@ -48,13 +31,13 @@ export class ContainerdSnapshotter implements Snapshotter {
   private readonly abandoned = new AbandonedKeys();
   /** Active key -> name of a commit that got no answer (see committedUnanswered). */
   private readonly unanswered = new Map<string, string>();
-  private readonly resourceType: string;
+  private readonly leases: LeaseKeeper;
 
   private constructor(
     private readonly rpc: ContainerdRpc,
     readonly options: Readonly<ResolvedContainerdOptions>,
   ) {
-    this.resourceType = snapshotResourceType(options.snapshotter);
+    this.leases = new LeaseKeeper(rpc, options, (extra) => this.callOptions(extra));
   }
 
   /** Connects and checks that the daemon answers and has the snapshotter; UNAVAILABLE when it is down. */
@@ -93,67 +76,6 @@ export class ContainerdSnapshotter implements Snapshotter {
     return p;
   }
 
-  private async createLease(id: string, labels: Record<string, string>, op: string, key: string): Promise<void> {
-    try {
-      await this.rpc.lease('Create', { id, labels }, this.callOptions());
-    } catch (err) {
-      throw toSnapshotError(err, op, key, `creating lease ${id}`);
-    }
-  }
-
-  /** Deletes a lease; a lease that is already gone is fine. With sync, containerd's GC runs first. */
-  private async deleteLease(id: string, sync = false): Promise<void> {
-    try {
-      const timeoutMs = sync ? this.options.gcTimeoutMs : this.options.timeoutMs;
-      await this.rpc.lease('Delete', { id, sync }, this.callOptions({ timeoutMs }));
-    } catch (err) {
-      if (!hasGrpcCode(err, GrpcStatus.NOT_FOUND)) throw err;
-    }
-  }
-
-  /** Best effort: an undeleted transient lease expires by itself, an empty permanent one is released at start-up. */
-  private dropLease(id: string): Promise<void> {
-    return this.deleteLease(id).catch(() => undefined);
-  }
-
-  /** Creates a permanent lease; true when this call made it, false when it existed (left by a crash, or in use). */
-  private async createHeldLease(id: string, op: string, key: string): Promise<boolean> {
-    try {
-      await this.rpc.lease(
-        'Create',
-        { id, labels: heldLeaseLabels(this.options.snapshotter, new Date()) },
-        this.callOptions(),
-      );
-      return true;
-    } catch (err) {
-      if (hasGrpcCode(err, GrpcStatus.ALREADY_EXISTS)) return false;
-      throw toSnapshotError(err, op, key, `creating lease ${id}`);
-    }
-  }
-
-  /** Puts `key` in its permanent lease; a lease left by a crash is reused. */
-  private async hold(op: string, key: string): Promise<void> {
-    const id = heldLeaseId(this.options.snapshotter, key);
-    await this.createHeldLease(id, op, key);
-    try {
-      await this.rpc.lease('AddResource', { id, resource: { id: key, type: this.resourceType } }, this.callOptions());
-    } catch (err) {
-      throw toSnapshotError(err, op, key, `adding the snapshot to lease ${id}`);
-    }
-  }
-
-  /** Runs fn under a new transient lease (see leases.ts); the lease is dropped afterwards whatever happens. */
-  private async underTransientLease<T>(op: string, key: string, fn: (lease: string) => Promise<T>): Promise<T> {
-    const lease = transientLeaseId();
-    const labels = transientLeaseLabels(this.options.snapshotter, op, new Date(), this.options.transientLeaseTtlMs);
-    await this.createLease(lease, labels, op, key);
-    try {
-      return await fn(lease);
-    } finally {
-      await this.dropLease(lease);
-    }
-  }
-
   private create(
     op: 'prepare' | 'view',
     key: string,
@@ -166,7 +88,7 @@ export class ContainerdSnapshotter implements Snapshotter {
       if (parentName !== '') validateKey(op, 'parent', parentName);
       const labels = normalizeLabels(op, key, options?.labels);
       const context = parentName === '' ? undefined : `parent ${JSON.stringify(parentName)}`;
-      return this.underTransientLease(op, key, async (lease) => {
+      return this.leases.underTransient(op, key, async (lease) => {
         let mounts: ProtoMount[];
         try {
           const req = { snapshotter: this.options.snapshotter, key, parent: parentName, labels };
@@ -179,7 +101,7 @@ export class ContainerdSnapshotter implements Snapshotter {
           throw failure;
         }
         try {
-          await this.hold(op, key);
+          await this.leases.hold(op, key);
         } catch (err) {
           // Not held: undo, so a retry can use the key; if the daemon is gone, a later removal retries.
           await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions()).then(
@@ -212,7 +134,7 @@ export class ContainerdSnapshotter implements Snapshotter {
       // transaction, so Commit runs under the name's own permanent lease. A lost answer (daemon
       // restarted, deadline) or a kill afterwards can never leave the content to GC.
       const held = heldLeaseId(this.options.snapshotter, name);
-      const made = await this.createHeldLease(held, 'commit', name);
+      const made = await this.leases.createHeld(held, 'commit', name);
       try {
         const req = { snapshotter: this.options.snapshotter, name, key, labels };
         await this.rpc.snapshot('Commit', req, this.callOptions({ lease: held }));
@@ -225,7 +147,7 @@ export class ContainerdSnapshotter implements Snapshotter {
           if (isSnapshotUnavailable(failure)) this.unanswered.set(key, name);
           // Only a lease this call made, for a commit containerd surely refused, is taken back; after
           // an unknown outcome it stays, and start-up releases it if it holds nothing.
-          else if (made && isSnapshotError(failure)) await this.dropLease(held);
+          else if (made && isSnapshotError(failure)) await this.leases.drop(held);
           throw failure;
         }
       }
@@ -233,7 +155,7 @@ export class ContainerdSnapshotter implements Snapshotter {
       this.abandoned.forget(name);
       this.abandoned.forget(key);
       // The active snapshot no longer exists, so its lease holds nothing.
-      await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
+      await this.leases.delete(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
     });
   }
 
@@ -319,7 +241,7 @@ export class ContainerdSnapshotter implements Snapshotter {
     } catch (err) {
       throw toSnapshotError(err, 'remove', key);
     }
-    await this.deleteLease(heldLeaseId(this.options.snapshotter, key), sync).catch(() => undefined);
+    await this.leases.delete(heldLeaseId(this.options.snapshotter, key), sync).catch(() => undefined);
   }
 
   stat(key: string): Promise<Info> {
@@ -426,67 +348,13 @@ export class ContainerdSnapshotter implements Snapshotter {
       } catch (err) {
         if (!hasGrpcCode(err, GrpcStatus.UNIMPLEMENTED)) throw toSnapshotError(err, 'cleanup', undefined);
       }
-      await this.collectGarbage();
+      await this.leases.collectGarbage();
     });
   }
 
-  /** Runs containerd's GC now (synchronously) and asks the snapshotter to delete its leftovers. */
-  private async collectGarbage(): Promise<void> {
-    const lease = transientLeaseId();
-    const labels = transientLeaseLabels(
-      this.options.snapshotter,
-      'cleanup',
-      new Date(),
-      this.options.transientLeaseTtlMs,
-    );
-    const key = `cachekit-gc-${randomBytes(8).toString('hex')}`;
-    try {
-      await this.createLease(lease, labels, 'cleanup', key);
-      const req = { snapshotter: this.options.snapshotter, key, parent: '', labels: {} };
-      await this.rpc.snapshot('Prepare', req, this.callOptions({ lease }));
-      await this.deleteLease(lease, true);
-    } catch (err) {
-      await this.dropLease(lease);
-      throw toSnapshotError(err, 'cleanup', undefined);
-    }
-  }
-
-  /** Every lease this snapshotter made in the namespace, with the snapshots each holds. */
+  /** Every lease this snapshotter made in the namespace, with the existing snapshots each holds. */
   listLeases(): Promise<CachekitLease[]> {
-    return this.run('listLeases', undefined, async () => {
-      try {
-        const filter = `labels."${LABEL_SNAPSHOTTER}"==${JSON.stringify(this.options.snapshotter)}`;
-        const { leases } = await this.rpc.lease('List', { filters: [filter] }, this.callOptions());
-        // containerd keeps a lease's reference to a snapshot after the snapshot was committed away or
-        // removed; such a reference holds nothing, so only snapshots that exist are reported.
-        const existing = new Set(
-          (await this.rpc.listSnapshots(this.options.snapshotter, [], this.callOptions())).map((i) => i.name),
-        );
-        const out: CachekitLease[] = [];
-        for (const l of leases) {
-          const listed = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions()).catch((err) => {
-            // Deleted since the list (a removal finishing, GC taking an expired lease): not there any more.
-            if (hasGrpcCode(err, GrpcStatus.NOT_FOUND)) return undefined;
-            throw err;
-          });
-          if (!listed) continue;
-          const { resources } = listed;
-          const lease: CachekitLease = {
-            id: l.id,
-            kind: isTransientLeaseId(l.id) ? 'transient' : 'held',
-            created: timestampToDate(l.createdAt),
-            labels: { ...l.labels },
-            snapshots: resources.filter((r) => r.type === this.resourceType && existing.has(r.id)).map((r) => r.id),
-          };
-          const expires = l.labels[LABEL_GC_EXPIRE];
-          if (expires !== undefined) lease.expires = new Date(expires);
-          out.push(lease);
-        }
-        return out;
-      } catch (err) {
-        throw toSnapshotError(err, 'listLeases', undefined);
-      }
-    });
+    return this.run('listLeases', undefined, () => this.leases.list());
   }
 
   /** The id of the lease that holds snapshot `key` (whether or not it exists). */
@@ -499,7 +367,7 @@ export class ContainerdSnapshotter implements Snapshotter {
     return this.run('releaseLease', id, async () => {
       if (!id.startsWith(LEASE_ID_PREFIX))
         throw new SnapshotError('INVALID_ARGUMENT', 'releaseLease', id, 'not a lease made by cachekit');
-      await this.deleteLease(id, options.sync ?? false).catch((err: unknown) => {
+      await this.leases.delete(id, options.sync ?? false).catch((err: unknown) => {
         throw toSnapshotError(err, 'releaseLease', id);
       });
     });
