@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCacheError, openCacheManager, type CacheManager, type ImmutableRef } from '../../src/index.js';
 import { NativeSnapshotter, OverlaySnapshotter } from '../../src/snapshot/index.js';
-import { SNAPSHOTTERS } from '../cache/helpers.js';
+import { LOCAL_SNAPSHOTTERS as SNAPSHOTTERS } from '../cache/helpers.js';
 import { describeError } from './check-root.js';
 import { FaultySnapshotter, type InjectedFault, type FaultCode, type FaultMethod, type FaultWhen } from './faulty.js';
 
