@@ -29,7 +29,7 @@ describe('concurrent batches against a real manager', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.scheduler(),
-        cacheCommands({ maxCommands: 8, weights: { batch: 4 }, batchSize: 3 }),
+        cacheCommands({ maxCommands: 10, weights: { batch: 8 }, batchSize: 3 }),
         async (s, cmds) => {
           await runCacheCommands(cmds, { scheduler: s, onManager: (cm) => coverage.watch(cm.events$) });
           // After the run, the commands print only those that ran.
@@ -39,7 +39,7 @@ describe('concurrent batches against a real manager', () => {
       { numRuns: RUNS },
     );
     console.log(`concurrent runs: ${RUNS} runs, ${batches} batches`);
-    expect(batches).toBeGreaterThan(RUNS / 2);
+    expect(batches).toBeGreaterThan(RUNS);
   }, 240_000);
 });
 
