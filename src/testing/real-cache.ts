@@ -83,7 +83,7 @@ export function outcomeMismatch(
 }
 
 /** Every record the model knows has the model's state, refs and children in the real cache. */
-export function expectMatchesModel(real: RealCache, model: CacheModel): void {
+export function expectMatchesModel(real: Pick<RealCache, 'cm'>, model: CacheModel): void {
   for (const record of model.records.values()) {
     let view: ReturnType<CacheManager['describe']> | undefined;
     try {
