@@ -56,7 +56,10 @@ describe('runnable code blocks of the docs', () => {
   it("include docs/testing.md's worked examples: model, crash, concurrent batches, coverage", () => {
     const kit = snippets.filter((s) => s.doc === 'docs/testing.md').map((s) => s.code);
     for (const name of ['cacheModel', 'CrashCommand', 'crash:', 'batch:', 'linearize', 'transitionCoverage'])
-      expect(kit.some((code) => code.includes(name)), name).toBe(true);
+      expect(
+        kit.some((code) => code.includes(name)),
+        name,
+      ).toBe(true);
   });
 
   for (const [index, snippet] of snippets.entries()) {
