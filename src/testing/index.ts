@@ -40,11 +40,10 @@ export {
   ModelMismatchError,
   type RealCache,
   type RealOutcome,
-  type RootHandover,
 } from './real-cache.js';
 export { BatchCommand, batchArbitrary, linearize, type Linearization } from './batch.js';
 export { CrashCommand, crashArbitrary, type CrashOptions } from './crash.js';
-export { type CrashOwner, startCrashOwner } from './crash-owner.js';
+export type { CrashOwner } from './crash-owner.js';
 export type { ChildReply, ChildRequest } from './crash-protocol.js';
 export {
   bindCall,
