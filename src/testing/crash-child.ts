@@ -66,4 +66,6 @@ process.on('message', (req: ChildRequest) => {
       } satisfies ChildReply),
   );
 });
+// A parent that went away will never kill it: the child goes too, rather than hold the root forever.
+process.on('disconnect', () => process.exit(1));
 send({ n: 0, ok: true, ready: true } satisfies ChildReply);
