@@ -106,6 +106,14 @@ export function expectMatchesModel(real: Pick<RealCache, 'cm'>, model: CacheMode
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Turns of the event loop a settle waits at full speed before it waits a little between looks. */
+const QUICK_TURNS = 2_000;
+/**
+ * One wait of a settle: quick turns first, then short sleeps, so the bound on turns spans seconds of
+ * real I/O however loaded the machine is (a count of bare turns can pass before a slow disk answers).
+ */
+const settleTurn = (i: number) =>
+  i < QUICK_TURNS ? turn() : new Promise<void>((resolve) => setTimeout(resolve, 5));
 
 /** A RealCache over a manager that `open()` (re)creates. */
 export function realCache(
@@ -152,7 +160,7 @@ export function realCache(
       for (let i = 0; busy(model); i++) {
         if (i >= maxSettleTurns) throw new ModelMismatchError('the cache did not settle: I/O or an operation hangs');
         if (scheduler && scheduler.count() > 0) await scheduler.waitOne();
-        else await turn();
+        else await settleTurn(i);
       }
     },
     async reopen() {
