@@ -112,8 +112,7 @@ const QUICK_TURNS = 2_000;
  * One wait of a settle: quick turns first, then short sleeps, so the bound on turns spans seconds of
  * real I/O however loaded the machine is (a count of bare turns can pass before a slow disk answers).
  */
-const settleTurn = (i: number) =>
-  i < QUICK_TURNS ? turn() : new Promise<void>((resolve) => setTimeout(resolve, 5));
+const settleTurn = (i: number) => (i < QUICK_TURNS ? turn() : new Promise<void>((resolve) => setTimeout(resolve, 5)));
 
 /** A RealCache over a manager that `open()` (re)creates. */
 export function realCache(
