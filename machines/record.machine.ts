@@ -235,10 +235,7 @@ export const recordMachine = setup({
         refusals: { '*': refuse('INVALID', 'it is frozen: its content is fixed') },
       },
       initial: 'held',
-      on: {
-        ACQUIRE: { target: '.held', actions: 'takeRef' },
-        FINALIZE: 'finalizing',
-      },
+      on: { ACQUIRE: { target: '.held', actions: 'takeRef' } },
       states: {
         held: {
           tags: ['immutable', 'held'],
@@ -249,7 +246,8 @@ export const recordMachine = setup({
             },
           },
           always: { guard: 'unreferenced', target: 'released' },
-          on: { RELEASE: { actions: 'dropRef' } },
+          // BuildKit finalizes only through a held ref (ref.finalize, or new on a held parent).
+          on: { RELEASE: { actions: 'dropRef' }, FINALIZE: '#record.finalizing' },
         },
         released: {
           tags: ['immutable', 'dormant'],
@@ -257,6 +255,7 @@ export const recordMachine = setup({
             refusals: {
               REMOVE: refuse('LOCKED', 'records are built on it'),
               RELEASE: refuse('INVALID', 'no ref holds it'),
+              FINALIZE: refuse('INVALID', 'no ref holds it'),
             },
           },
           on: {

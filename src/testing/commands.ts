@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import type { ImmutableRef, MutableRef } from '../cache/refs.js';
+import { batchArbitrary } from './batch.js';
+import { type CrashOptions, crashArbitrary } from './crash.js';
 import type { CacheModel, ModelOutcome, ModelRef } from './model.js';
-import { attempt, expectMatchesModel, expectSameOutcome, type RealCache } from './real-cache.js';
+import { attempt, type CacheCommand, expectMatchesModel, expectSameOutcome, type RealCache } from './real-cache.js';
 
 /**
  * fast-check commands over the cache: each runs one call on the real manager and the same call on
@@ -9,8 +11,7 @@ import { attempt, expectMatchesModel, expectSameOutcome, type RealCache } from '
  * included) the cache must settle and show the model's records, refs and children.
  */
 
-/** A command of a cache model run; write your own to drive your orchestrator's calls. */
-export type CacheCommand = fc.AsyncCommand<CacheModel, RealCache>;
+export type { CacheCommand } from './real-cache.js';
 
 /** The built-in commands, by the name their weight is given under. */
 export type CacheCommandName =
@@ -23,7 +24,9 @@ export type CacheCommandName =
   | 'clone'
   | 'remove'
   | 'prune'
-  | 'reopen';
+  | 'reopen'
+  | 'batch'
+  | 'crash';
 
 export const CACHE_COMMAND_NAMES: readonly CacheCommandName[] = [
   'new',
@@ -36,15 +39,25 @@ export const CACHE_COMMAND_NAMES: readonly CacheCommandName[] = [
   'remove',
   'prune',
   'reopen',
+  'batch',
+  'crash',
 ];
 
 export interface CacheCommandsOptions {
-  /** Relative weight of each built-in command; 0 leaves it out. Default 1 each (new 3, release 2). */
+  /**
+   * Relative weight of each built-in command; 0 leaves it out. Default 1 each (new 3, release 2),
+   * except `batch` and `crash`, which are 0 until asked for: a batch needs a scheduler to be worth
+   * its cost, and each crash starts a process.
+   */
   weights?: Partial<Record<CacheCommandName, number>>;
   /** Most commands in one run; default 12. */
   maxCommands?: number;
   /** `new` is skipped while this many records are live; default 6. */
   maxRecords?: number;
+  /** Most calls in one concurrent batch (at least 2); default 3. */
+  batchSize?: number;
+  /** The crash command's limits: calls the child makes before it is killed, crashes per run. */
+  crash?: CrashOptions;
   /** Your own commands, each with a weight (default 1); they are checked against the model like ours. */
   extra?: readonly (fc.Arbitrary<CacheCommand> | { arbitrary: fc.Arbitrary<CacheCommand>; weight: number })[];
 }
@@ -60,6 +73,8 @@ const DEFAULT_WEIGHTS: Record<CacheCommandName, number> = {
   remove: 1,
   prune: 1,
   reopen: 1,
+  batch: 0,
+  crash: 0,
 };
 
 /** The `pick`-th of `items`, so a shrunk command still finds something to act on. */
@@ -240,7 +255,10 @@ class Checked implements CacheCommand {
 }
 
 /** Arbitraries of each built-in command, by name. */
-export function cacheCommandArbitraries(maxRecords = 6): Record<CacheCommandName, fc.Arbitrary<CacheCommand>> {
+export function cacheCommandArbitraries(
+  maxRecords = 6,
+  options: Pick<CacheCommandsOptions, 'batchSize' | 'crash'> = {},
+): Record<CacheCommandName, fc.Arbitrary<CacheCommand>> {
   const pick = fc.nat({ max: 7 });
   return {
     new: fc
@@ -255,13 +273,15 @@ export function cacheCommandArbitraries(maxRecords = 6): Record<CacheCommandName
     remove: pick.map((p) => new IdCommand('remove', p)),
     prune: fc.constant(new PruneCommand()),
     reopen: fc.constant(new ReopenCommand()),
+    batch: batchArbitrary(options.batchSize),
+    crash: crashArbitrary(options.crash),
   };
 }
 
 /** Command sequences for `fc.asyncModelRun`, with the given weights, limits and extra commands. */
 export function cacheCommands(options: CacheCommandsOptions = {}): fc.Arbitrary<Iterable<CacheCommand>> {
   const maxRecords = options.maxRecords ?? 6;
-  const arbitraries = cacheCommandArbitraries(maxRecords);
+  const arbitraries = cacheCommandArbitraries(maxRecords, options);
   const weighted: { arbitrary: fc.Arbitrary<CacheCommand>; weight: number }[] = [];
   for (const name of CACHE_COMMAND_NAMES) {
     const weight = options.weights?.[name] ?? DEFAULT_WEIGHTS[name];

@@ -6,6 +6,8 @@ export { testCache, type TestCache, type TestCacheOptions } from './test-cache.j
 export {
   cacheModel,
   type CacheModel,
+  CALL_NAMES,
+  type CallName,
   type ModelOutcome,
   type ModelRef,
 } from './model.js';
@@ -31,12 +33,26 @@ export {
 } from './commands.js';
 export {
   attempt,
+  outcomeOf,
   expectMatchesModel,
   expectSameOutcome,
+  outcomeMismatch,
   ModelMismatchError,
   type RealCache,
   type RealOutcome,
 } from './real-cache.js';
+export { BatchCommand, batchArbitrary, linearize, type Linearization } from './batch.js';
+export { CrashCommand, crashArbitrary, type CrashOptions } from './crash.js';
+export type { CrashOwner } from './crash-owner.js';
+export type { ChildReply, ChildRequest } from './crash-protocol.js';
+export {
+  bindCall,
+  callOnModel,
+  callSpecArbitrary,
+  startCall,
+  type BoundCall,
+  type CallSpec,
+} from './calls.js';
 export { runCacheCommands, type CacheRunOptions } from './run.js';
 export { scheduledSnapshotter } from './scheduled-snapshotter.js';
 export {

@@ -49,18 +49,39 @@ export interface CacheModel {
   pruneCandidates(): string[];
   /** Applies a prune of everything unused; returns the ids it removed. */
   prune(): string[];
-  /** A restart: every ref is gone; held records rest as their unheld kin, unretained mutables are gone. */
+  /**
+   * A restart, clean (close and open) or after the owner was killed (BuildKit's rules after a crash):
+   * every ref is gone, held records rest as their unheld kin, unretained mutables are gone, committed
+   * and frozen records are kept.
+   */
   restart(): void;
+  /** An independent copy of the model as it is now, to try calls on without changing this one. */
+  copy(): CacheModel;
 }
+
+/** The calls a caller makes on the cache that the model answers one at a time. */
+export type CallName = 'new' | 'commit' | 'finalize' | 'release' | 'get' | 'getMutable' | 'clone' | 'remove';
+
+export const CALL_NAMES: readonly CallName[] = [
+  'new',
+  'commit',
+  'finalize',
+  'release',
+  'get',
+  'getMutable',
+  'clone',
+  'remove',
+];
 
 /** A released ref, or one whose hold passed to another (commit), acts on nothing. */
 const GONE: ModelOutcome<never> = { ok: false, code: 'INVALID' };
 
 export function cacheModel(): CacheModel {
-  const records = new Map<string, ModelRecord>();
-  const refs = new Map<number, ModelRef>();
-  let nextHandle = 1;
+  return modelOf(new Map(), new Map(), 1);
+}
 
+/** A model over these records and refs, handing out handles from `nextHandle` on. */
+function modelOf(records: Map<string, ModelRecord>, refs: Map<number, ModelRef>, nextHandle: number): CacheModel {
   const hand = (record: string, kind: ModelRef['kind']): ModelRef => {
     const ref = { handle: nextHandle++, record, kind };
     refs.set(ref.handle, ref);
@@ -197,6 +218,8 @@ export function cacheModel(): CacheModel {
         if (state) records.set(r.id, { ...r, state, refs: 0 });
       }
     },
+    // Records and refs are immutable values: copying the maps is enough.
+    copy: () => modelOf(new Map(records), new Map(refs), nextHandle),
   };
   return model;
 }

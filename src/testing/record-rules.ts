@@ -121,9 +121,9 @@ export function stepRecord(r: ModelRecord, step: ModelStep): StepResult {
     case 'frozen.held':
     case 'frozen.released':
       if (isGet) return ok({ ...r, state: 'frozen.held', refs: r.refs + 1 });
-      // Lazy commit: the snapshot is committed when finalize asks for it.
-      if (step === 'finalize') return ok({ ...r, state: 'finalizing' });
       if (r.state === 'frozen.held') {
+        // Lazy commit: the snapshot is committed when finalize asks for it, which only a held ref can.
+        if (step === 'finalize') return ok({ ...r, state: 'finalizing' });
         if (step === 'release') return ok({ ...r, state: heldOr('frozen', r.refs - 1), refs: r.refs - 1 });
         if (step === 'getMutable' || step === 'remove') return no('LOCKED');
         return no('INVALID');

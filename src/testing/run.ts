@@ -8,7 +8,8 @@ import { openSnapshotter } from '../cache/open-snapshotter.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import type { CacheCommand } from './commands.js';
 import { cacheModel } from './model.js';
-import { type RealCache, realCache } from './real-cache.js';
+import { startCrashOwner } from './crash-owner.js';
+import { type RealCache, type RootHandover, realCache } from './real-cache.js';
 import { scheduledSnapshotter } from './scheduled-snapshotter.js';
 
 /** Options of one model run against a fresh cache. */
@@ -33,18 +34,34 @@ export interface CacheRunOptions {
  */
 export async function runCacheCommands(cmds: Iterable<CacheCommand>, options: CacheRunOptions = {}): Promise<void> {
   const root = await mkdtemp(join(options.tmp ?? tmpdir(), 'cachekit-model-'));
+  const kind = options.kind ?? 'native';
+  const dir = join(root, 'snapshots');
+  // The store is closed while a crash hands the root to a child; the wrappers keep forwarding to the one open now.
   let inner: Snapshotter | undefined;
   let real: RealCache | undefined;
   try {
-    inner = await openSnapshotter({ kind: options.kind ?? 'native' }, join(root, 'snapshots'));
-    const scheduled = options.scheduler ? scheduledSnapshotter(inner, options.scheduler) : inner;
+    inner = await openSnapshotter({ kind }, dir);
+    const current = forwarding(() => {
+      if (!inner) throw new Error('model run: the snapshotter is closed while another process owns the root');
+      return inner;
+    });
+    const scheduled = options.scheduler ? scheduledSnapshotter(current, options.scheduler) : current;
     const snapshotter = options.snapshotter ? options.snapshotter(scheduled) : scheduled;
     const open = async () => {
+      inner ??= await openSnapshotter({ kind }, dir);
       const cm = await CacheManager.open({ ...options.manager, root, snapshotter });
       options.onManager?.(cm);
       return cm;
     };
-    real = realCache(open, await open(), options.scheduler);
+    const handover: RootHandover = {
+      async closeSnapshotter() {
+        const closing = inner;
+        inner = undefined;
+        await closing?.close();
+      },
+      startOwner: () => startCrashOwner(root, kind),
+    };
+    real = realCache(open, await open(), options.scheduler, handover);
     const system = real;
     await fc.asyncModelRun(() => ({ model: cacheModel(), real: system }), cmds);
   } finally {
@@ -55,4 +72,22 @@ export async function runCacheCommands(cmds: Iterable<CacheCommand>, options: Ca
     await inner?.close().catch(() => {});
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** A snapshotter that forwards every call to the one `get` returns at the time of the call. */
+function forwarding(get: () => Snapshotter): Snapshotter {
+  return {
+    stat: (...a) => get().stat(...a),
+    update: (...a) => get().update(...a),
+    usage: (...a) => get().usage(...a),
+    mounts: (...a) => get().mounts(...a),
+    prepare: (...a) => get().prepare(...a),
+    view: (...a) => get().view(...a),
+    commit: (...a) => get().commit(...a),
+    remove: (...a) => get().remove(...a),
+    walk: (...a) => get().walk(...a),
+    // The run closes the store itself: a manager given this one never owns it.
+    close: async () => {},
+    cleanup: async () => get().cleanup?.(),
+  };
 }

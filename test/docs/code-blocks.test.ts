@@ -7,7 +7,7 @@ import { transformSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
- * Every TypeScript block of README.md and docs/api.md opened with ```ts run is a program an
+ * Every TypeScript block of README.md, docs/api.md and docs/testing.md opened with ```ts run is a program an
  * embedder may paste: it runs here on plain node against the built package (`import 'cachekit'`
  * resolves through node_modules/cachekit to this checkout's package.json exports, so dist/),
  * each in a fresh working directory, and must finish by itself with exit code 0.
@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
-const DOCS = ['README.md', 'docs/api.md'];
+const DOCS = ['README.md', 'docs/api.md', 'docs/testing.md'];
 /** The info string that marks a block runnable; other ```ts blocks are fragments. */
 const MARKER = 'ts run';
 
@@ -42,6 +42,8 @@ const app = join(tmp, 'app');
 mkdirSync(join(app, 'node_modules'), { recursive: true });
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'docs-app', private: true, type: 'module' }));
 symlinkSync(repo, join(app, 'node_modules/cachekit'));
+// cachekit/testing needs fast-check beside it, as an orchestrator's project installs it.
+symlinkSync(join(repo, 'node_modules/fast-check'), join(app, 'node_modules/fast-check'));
 
 const snippets = DOCS.flatMap(runnableBlocks);
 
@@ -49,6 +51,15 @@ describe('runnable code blocks of the docs', () => {
   it("include the README's embedding example", () => {
     const readme = snippets.filter((s) => s.doc === 'README.md');
     expect(readme.some((s) => s.code.includes('openCacheManager'))).toBe(true);
+  });
+
+  it("include docs/testing.md's worked examples: model, crash, concurrent batches, coverage", () => {
+    const kit = snippets.filter((s) => s.doc === 'docs/testing.md').map((s) => s.code);
+    for (const name of ['cacheModel', 'CrashCommand', 'crash:', 'batch:', 'linearize', 'transitionCoverage'])
+      expect(
+        kit.some((code) => code.includes(name)),
+        name,
+      ).toBe(true);
   });
 
   for (const [index, snippet] of snippets.entries()) {

@@ -91,6 +91,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/dist/src/size/walk-worker.js');
     expect(files).toContain('package/dist/src/testing/index.js');
     expect(files).toContain('package/dist/src/testing/index.d.ts');
+    // The crash command forks this file: it must ship beside the kit.
+    expect(files).toContain('package/dist/src/testing/crash-child.js');
     expect(files).toContain('package/dist/src/inspector/assets/index.html');
     expect(files).toContain('package/dist/src/inspector/assets/diagrams/record.committed.held.svg');
     expect(files).toContain('package/bin/cachekit.mjs');
