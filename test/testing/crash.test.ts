@@ -10,7 +10,8 @@ import {
   type RealCache,
   runCacheCommands,
 } from '../../src/testing/index.js';
-import { SNAPSHOTTERS } from '../cache/helpers.js';
+// The kit's runs open the built-in local kinds; containerd needs a daemon the kit does not start.
+import { LOCAL_SNAPSHOTTERS as SNAPSHOTTERS } from '../cache/helpers.js';
 
 /**
  * The crash command: a child process opens the run's root, makes calls, and is killed with SIGKILL
