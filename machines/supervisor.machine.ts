@@ -15,6 +15,7 @@ export interface NewRecordRequest {
   description?: string;
   recordType?: string;
   retain?: boolean;
+  key?: string;
 }
 
 /** A computed size of immutable content, kept so the next disk usage reuses it. */
@@ -28,6 +29,7 @@ export type OperationEvent =
   | { type: 'GET'; requestId: number; id: string }
   | { type: 'GET_MUTABLE'; requestId: number; id: string }
   | { type: 'NEW'; requestId: number; parent: string | null; options: NewRecordRequest }
+  | { type: 'FIND'; requestId: number; key: string }
   | { type: 'COMMIT'; requestId: number; id: string }
   | { type: 'FINALIZE'; requestId: number; id: string }
   | { type: 'CLONE'; requestId: number; id: string }
@@ -58,6 +60,7 @@ export const OPERATION_TYPES = [
   'GET',
   'GET_MUTABLE',
   'NEW',
+  'FIND',
   'COMMIT',
   'FINALIZE',
   'CLONE',

@@ -62,6 +62,7 @@ function baseInfo(table: RecordIndex, id: string, inUse: Set<string>): UsageInfo
     ...(meta.description === undefined ? {} : { description: meta.description }),
     recordType: meta.recordType,
     shared: false,
+    ...(meta.key === undefined ? {} : { key: meta.key }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { defer, lastValueFrom, Observable, of, reduce, tap, toArray } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
+import { CacheKey } from '../metadata/schema.js';
 import { SizeService } from '../size/size-service.js';
 import type { Usage } from '../snapshot/types.js';
 import { diskUsage$, type DiskUsageOptions } from './disk-usage.js';
@@ -168,6 +169,19 @@ export class CacheManager {
       at: Date.now(),
     }));
     return new MutableRef(this.refHost, id);
+  }
+
+  /**
+   * A ref to the immutable record made under `key`, or undefined when no record holds it (or the one that
+   * does is still mutable). One index read: LMDB keeps key -> id.
+   */
+  async find(key: string): Promise<ImmutableRef | undefined> {
+    this.ensureOpen('find');
+    const parsed = CacheKey.safeParse(key);
+    if (!parsed.success)
+      throw new CacheError('INVALID', `find: cache key ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
+    const id = await this.engine.supervisor.request<string | undefined>({ type: 'FIND', key: parsed.data });
+    return id === undefined ? undefined : new ImmutableRef(this.refHost, id);
   }
 
   /** Takes a mutable record back: an idle retained one, or a frozen one no one holds (thaw). */
@@ -423,6 +437,7 @@ export class CacheManager {
       lastUsedAt: meta.lastUsedAt === undefined ? undefined : new Date(meta.lastUsedAt),
       usageCount: meta.usageCount,
       parent: meta.parent,
+      key: meta.key,
     };
   }
 

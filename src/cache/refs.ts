@@ -19,6 +19,8 @@ export interface RecordMetadata {
   readonly lastUsedAt: Date | undefined;
   readonly usageCount: number;
   readonly parent: string | undefined;
+  /** The cache key the record was made (or imported) under. */
+  readonly key: string | undefined;
 }
 
 /**
@@ -81,6 +83,10 @@ abstract class BaseRef {
   }
   get parent() {
     return this.host.metadataOf(this.id).parent;
+  }
+  /** The cache key the record was made or imported under. */
+  get key() {
+    return this.host.metadataOf(this.id).key;
   }
   get isReleased(): boolean {
     return this.ended;

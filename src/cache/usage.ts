@@ -15,6 +15,8 @@ export interface UsageInfo {
   description?: string;
   recordType: string;
   shared: boolean;
+  /** The cache key the record was made or imported under. */
+  key?: string;
 }
 
 /** Records held right now by a ref of their own (children do not count here). */
@@ -52,5 +54,6 @@ export function usageSummary(u: UsageInfo): RecordSummary {
     inUse: u.inUse,
     mutable: u.mutable,
     ...(u.description === undefined ? {} : { description: u.description }),
+    ...(u.key === undefined ? {} : { key: u.key }),
   };
 }

@@ -35,6 +35,8 @@ export class Operations {
         return this.acquire(event.id, { type: 'ACQUIRE_MUTABLE' });
       case 'NEW':
         return this.create(event);
+      case 'FIND':
+        return this.find(event.key);
       case 'COMMIT':
         return this.acquire(event.id, { type: 'COMMIT' });
       case 'FINALIZE':
@@ -71,8 +73,25 @@ export class Operations {
     return id;
   }
 
+  /**
+   * A ref to the record holding `key`, or undefined. Only immutable content is found (frozen, committed,
+   * or known in a registry): a record still being built under the key is not a result yet.
+   */
+  private find(key: string): Promise<string | undefined> | undefined {
+    const id = this.index.findKey(key);
+    if (id === undefined) return undefined;
+    if (!this.index.is(id, 'immutable')) return undefined;
+    return this.acquire(id, { type: 'ACQUIRE' });
+  }
+
   private async create(event: OpOf<'NEW'>): Promise<string> {
     const { parent } = event;
+    const { key } = event.options;
+    // One record per key. Refused rather than moved: the holder may be in use, and a builder that wants
+    // the old result looks the key up first (as BuildKit's solver does before it runs a step).
+    const holder = key === undefined ? undefined : this.index.findKey(key);
+    if (holder !== undefined)
+      throw new CacheError('INVALID', `new: cache key ${quoteId(key!)} already belongs to record ${holder}`);
     if (parent !== null) {
       const parentRecord = this.index.liveRecord(parent);
       if (!parentRecord || parentRecord.actor.getSnapshot().context.refs === 0)
@@ -90,6 +109,7 @@ export class Operations {
       retain: event.options.retain ?? false,
       ...(event.options.description === undefined ? {} : { description: event.options.description }),
       recordType: event.options.recordType ?? 'regular',
+      ...(key === undefined ? {} : { key }),
       createdAt: this.now(),
       usageCount: 0,
     };
