@@ -92,7 +92,9 @@ export type RecordTag =
   /** Snapshot I/O in flight. */
   | 'busy'
   /** On the way out: the snapshot is being removed and the record goes with it. */
-  | 'removal';
+  | 'removal'
+  /** Known from a registry, content not here yet: a pull downloads and applies its chain's layers. */
+  | 'lazy';
 
 /** Placeholder I/O actors: the engine replaces them with real snapshotter calls. */
 const pendingIo = fromPromise<void, { id: string }>(async () => {

@@ -24,6 +24,16 @@ export interface SizeMemo {
   inodes: number;
 }
 
+/** A record's layer as a registry holds it (digest of the blob, diffID of the tar), kept after an export. */
+export interface LayerMemo {
+  mediaType: string;
+  digest: string;
+  size: number;
+  diffId: string;
+  uncompressedSize: number;
+  source?: string;
+}
+
 /** One operation: what a caller asked for, with the id its reply waits under. */
 export type OperationEvent =
   | { type: 'GET'; requestId: number; id: string }
@@ -35,7 +45,8 @@ export type OperationEvent =
   | { type: 'CLONE'; requestId: number; id: string }
   | { type: 'RELEASE'; requestId: number; id: string; mutable: boolean }
   | { type: 'REMOVE'; requestId: number; id: string; reason: string }
-  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo };
+  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo }
+  | { type: 'REMEMBER_LAYER'; requestId: number; id: string; layer: LayerMemo };
 
 export type OperationType = OperationEvent['type'];
 
@@ -67,6 +78,7 @@ export const OPERATION_TYPES = [
   'RELEASE',
   'REMOVE',
   'REMEMBER_SIZE',
+  'REMEMBER_LAYER',
 ] as const satisfies readonly OperationType[];
 
 /**

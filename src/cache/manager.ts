@@ -7,6 +7,8 @@ import type { Usage } from '../snapshot/types.js';
 import { diskUsage$, type DiskUsageOptions } from './disk-usage.js';
 import { CacheError, isCacheError } from './errors.js';
 import { EventHub } from './event-hub.js';
+import { exportCache, type ExportOptions, type ExportProgress } from './exchange/export.js';
+import { type ExchangeHost, exchangeHost } from './exchange/host.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
@@ -350,6 +352,28 @@ export class CacheManager {
         })),
       ),
     );
+  }
+
+  /**
+   * Pushes records to an OCI registry: each record's own diff as one layer, an OCI image manifest and a
+   * cachekit config naming every record's key, parent and metadata. Emits each layer (uploaded, already
+   * there, or mounted), then the manifest; completes once the manifest is in the registry.
+   */
+  export(options: ExportOptions): Observable<ExportProgress> {
+    this.ensureOpen('export');
+    if (this.readOnly) throw new CacheError('INVALID', `export: the cache at ${this.root} is open read-only`);
+    return this.endedByClose('export', 'error', exportCache(this.exchangeHost(), options));
+  }
+
+  private exchangeHost(): ExchangeHost {
+    const { index, snapshotter } = this.engine;
+    return exchangeHost({
+      root: this.root,
+      snapshotter,
+      index,
+      get: (id) => this.get(id),
+      rememberLayer: (id, layer) => this.engine.supervisor.request<void>({ type: 'REMEMBER_LAYER', id, layer }),
+    });
   }
 
   async close(): Promise<void> {

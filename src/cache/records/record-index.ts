@@ -285,7 +285,8 @@ export class RecordIndex {
     const { lastUsedAt, usageCount } = snapshot.context;
     const meta = record.meta;
     // Mutable content has no cached size: what was measured may change (thaw), or was never stored.
-    const dropSize = snapshot.hasTag('mutable') && meta.usage !== undefined;
+    // Nor a layer: an exported digest no longer names content that may change.
+    const dropSize = snapshot.hasTag('mutable') && (meta.usage !== undefined || meta.layer !== undefined);
     const unchanged =
       this.writer.isStored(meta.id) &&
       !dropSize &&
@@ -299,7 +300,10 @@ export class RecordIndex {
       usageCount,
       ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     };
-    if (dropSize) delete next.usage;
+    if (dropSize) {
+      delete next.usage;
+      delete next.layer;
+    }
     record.meta = next;
     void this.writer.put(next);
   }

@@ -47,6 +47,8 @@ export class Operations {
         return this.remove(event);
       case 'REMEMBER_SIZE':
         return this.rememberSize(event);
+      case 'REMEMBER_LAYER':
+        return this.rememberLayer(event);
     }
   }
 
@@ -158,6 +160,13 @@ export class Operations {
       throw new CacheError('INVALID', `remove: the snapshot of record ${record.meta.id} could not be removed`, {
         cause: failure.error,
       });
+  }
+
+  /** Keeps where a committed record's layer is in a registry, so the next export needs no tar. */
+  private rememberLayer(event: OpOf<'REMEMBER_LAYER'>): Promise<void> | undefined {
+    const state = this.index.stateOf(event.id);
+    if (state === undefined || stateFacts(state).tags.has('mutable')) return undefined;
+    return this.index.updateMeta(event.id, (m) => ({ ...m, layer: { ...event.layer } }));
   }
 
   /** Keeps a computed size of immutable content, unless the record's content changed meanwhile. */
