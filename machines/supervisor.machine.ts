@@ -34,6 +34,17 @@ export interface LayerMemo {
   source?: string;
 }
 
+/** One record of an imported cache: its parent is an index into the same list, or a record id. */
+export interface ImportedRecord {
+  key?: string;
+  parent?: { index: number } | { id: string };
+  description?: string;
+  recordType: string;
+  createdAt: number;
+  lastUsedAt?: number;
+  layer: LayerMemo;
+}
+
 /** One operation: what a caller asked for, with the id its reply waits under. */
 export type OperationEvent =
   | { type: 'GET'; requestId: number; id: string }
@@ -46,7 +57,9 @@ export type OperationEvent =
   | { type: 'RELEASE'; requestId: number; id: string; mutable: boolean }
   | { type: 'REMOVE'; requestId: number; id: string; reason: string }
   | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo }
-  | { type: 'REMEMBER_LAYER'; requestId: number; id: string; layer: LayerMemo };
+  | { type: 'REMEMBER_LAYER'; requestId: number; id: string; layer: LayerMemo }
+  | { type: 'PULL'; requestId: number; id: string }
+  | { type: 'IMPORT'; requestId: number; records: ImportedRecord[] };
 
 export type OperationType = OperationEvent['type'];
 
@@ -79,6 +92,8 @@ export const OPERATION_TYPES = [
   'REMOVE',
   'REMEMBER_SIZE',
   'REMEMBER_LAYER',
+  'PULL',
+  'IMPORT',
 ] as const satisfies readonly OperationType[];
 
 /**

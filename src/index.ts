@@ -23,6 +23,7 @@ export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/r
 // Sharing the cache through an OCI registry.
 export type { ExportOptions, ExportProgress } from './cache/exchange/export.js';
 export type { RemoteOptions } from './cache/exchange/host.js';
+export type { ImportOptions, ImportProgress } from './cache/exchange/import.js';
 export {
   CACHE_CONFIG_MEDIA_TYPE,
   CACHE_ARTIFACT_TYPE,

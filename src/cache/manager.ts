@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { defer, lastValueFrom, Observable, of, reduce, tap, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, of, reduce, switchMap, tap, toArray } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
 import { CacheKey } from '../metadata/schema.js';
 import { SizeService } from '../size/size-service.js';
@@ -9,6 +9,8 @@ import { CacheError, isCacheError } from './errors.js';
 import { EventHub } from './event-hub.js';
 import { exportCache, type ExportOptions, type ExportProgress } from './exchange/export.js';
 import { type ExchangeHost, exchangeHost } from './exchange/host.js';
+import { importCache, type ImportOptions, type ImportProgress } from './exchange/import.js';
+import type { ImportOutcome } from './supervisor/exchange-ops.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
@@ -159,6 +161,8 @@ export class CacheManager {
       throw new CacheError('INVALID', `new: parent ref to record ${parent.id} belongs to another cache manager`);
     if (parent?.isReleased)
       throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
+    // A child's snapshot stands on its parent's content: an imported parent is pulled first.
+    if (parent && this.engine.index.is(parent.id, 'lazy')) await this.pullRecord(parent.id);
     const id = await this.engine.supervisor.request<string>({
       type: 'NEW',
       parent: parent?.id ?? null,
@@ -238,15 +242,76 @@ export class CacheManager {
       'error',
       defer(() => {
         this.ensureOpen('size');
-        const { index, snapshotter } = this.engine;
-        const state = index.stateOf(id);
-        if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
-        const stored = index.meta(id)?.usage;
-        if (stored && !hasTag(state, 'mutable')) return of(stored);
-        return this.sizes
-          .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
-          .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+        if (this.engine.index.is(id, 'lazy'))
+          return from(this.pullRecord(id)).pipe(switchMap(() => this.localSize$(id)));
+        return this.localSize$(id);
       }),
+    );
+  }
+
+  /** A record's size from what is on disk (or remembered). */
+  private localSize$(id: string): Observable<Usage> {
+    return defer(() => {
+      const { index, snapshotter } = this.engine;
+      const state = index.stateOf(id);
+      if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
+      const stored = index.meta(id)?.usage;
+      if (stored && !hasTag(state, 'mutable')) return of(stored);
+      return this.sizes
+        .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
+        .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+    });
+  }
+
+  /** Pulls a lazy record's chain, sharing a pull in flight; `signal` only ends this caller's wait. */
+  private async pullRecord(id: string, signal?: AbortSignal): Promise<void> {
+    this.ensureOpen('pull');
+    signal?.throwIfAborted();
+    const leave = this.engine.pulls.enter(id, signal);
+    try {
+      const pulled = this.engine.supervisor.request<void>({ type: 'PULL', id });
+      if (!signal) return await pulled;
+      pulled.catch(() => {});
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        pulled.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
+    } finally {
+      leave();
+    }
+  }
+
+  /**
+   * Reads a cache from an OCI registry and makes a lazy record per entry (key, chain, metadata and
+   * layer known; nothing downloaded). A key that already has a record here keeps the local record.
+   */
+  import(options: ImportOptions): Observable<ImportProgress> {
+    this.ensureOpen('import');
+    if (this.readOnly) throw new CacheError('INVALID', `import: the cache at ${this.root} is open read-only`);
+    const host = this.exchangeHost();
+    return this.endedByClose(
+      'import',
+      'error',
+      importCache(
+        {
+          clientOptions: (o, registry) => host.clientOptions(o, registry),
+          importRecords: async (records) => {
+            const outcome = await this.engine.supervisor.request<ImportOutcome>({ type: 'IMPORT', records });
+            for (const id of outcome.created) {
+              const parent = this.engine.index.meta(id)?.parent;
+              this.events.emitLazy(() => ({
+                type: 'record.created',
+                id,
+                ...(parent ? { parent } : {}),
+                at: Date.now(),
+              }));
+            }
+            return outcome;
+          },
+        },
+        options,
+      ),
     );
   }
 
@@ -473,8 +538,10 @@ export class CacheManager {
     return {
       metadataOf: (id) => this.metadataOf(id),
       ensureOpen: (op) => this.ensureOpen(op),
+      pull: (id, { signal }) => this.pullRecord(id, signal),
       mountRecord: async (id, options) => {
         this.ensureOpen('mount');
+        if (this.engine.index.is(id, 'lazy')) await this.pullRecord(id);
         const { index, snapshotter } = this.engine;
         const state = index.stateOf(id);
         if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);

@@ -17,6 +17,8 @@ export interface UsageInfo {
   shared: boolean;
   /** The cache key the record was made or imported under. */
   key?: string;
+  /** A lazy record's layer size in the registry (compressed); its local `size` is 0 until pulled. */
+  remoteSize?: number;
 }
 
 /** Records held right now by a ref of their own (children do not count here). */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const SCHEMA_VERSION = 2;
 
 /** The durable part of a record's state; holders are per process and never stored. */
-export const StoredState = z.enum(['mutable', 'frozen', 'committed', 'removing']);
+export const StoredState = z.enum(['mutable', 'frozen', 'committed', 'remote', 'removing']);
 export type StoredState = z.infer<typeof StoredState>;
 
 export const StoredUsage = z.strictObject({

@@ -147,6 +147,7 @@ export const WireUsageInfoSchema = z.object({
   recordType: z.string(),
   shared: z.boolean(),
   key: z.string().optional(),
+  remoteSize: z.number().nonnegative().optional(),
 });
 
 export const WireTransitionSchema = z.object({

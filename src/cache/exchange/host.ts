@@ -94,6 +94,11 @@ export interface ExchangeDeps {
 /** Credentials an import or export of this process was given, by registry host, for later pulls. */
 const remembered = new Map<string, RegistryClientOptions>();
 
+/** What an import or export of this process was told for `registry`: a pull uses the same credentials. */
+export function rememberedClientOptions(registry: string): RegistryClientOptions {
+  return remembered.get(registry) ?? {};
+}
+
 export function exchangeHost(deps: ExchangeDeps): ExchangeHost {
   return {
     root: deps.root,

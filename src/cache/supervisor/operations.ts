@@ -7,6 +7,7 @@ import { CacheError } from '../errors.js';
 import { newRecordId, sizeKey } from '../keys.js';
 import type { LiveRecord, RecordIndex } from '../records/record-index.js';
 import { stateFacts } from '../records/rules.js';
+import { importRecords, pullChain } from './exchange-ops.js';
 
 type OpOf<T extends OperationEvent['type']> = Extract<OperationEvent, { type: T }>;
 
@@ -49,6 +50,10 @@ export class Operations {
         return this.rememberSize(event);
       case 'REMEMBER_LAYER':
         return this.rememberLayer(event);
+      case 'PULL':
+        return pullChain(this.index, event.id);
+      case 'IMPORT':
+        return importRecords(this.index, event.records);
     }
   }
 
