@@ -12,6 +12,7 @@ import {
   openCacheManager,
 } from '../../src/index.js';
 import { OCI_MANIFEST_MEDIA_TYPE, RegistryClient, sha256Digest } from '../../src/remote/registry/index.js';
+import { transitionCoverage, type TransitionCoverage } from '../../src/testing/index.js';
 import { type RegistryServer, registryUnavailable, startRegistry } from '../remote/registry-server.js';
 import { collect, removeDir, tempDir } from './fixtures.js';
 
@@ -77,12 +78,14 @@ describe.skipIf(unavailable !== undefined)('exchange failures are typed and chan
   let secured: RegistryServer;
   let work: string;
   let cm: CacheManager;
+  let coverage: TransitionCoverage;
   const user = { username: 'builder', password: 'right-one' };
   beforeAll(async () => {
     server = await startRegistry();
     secured = await startRegistry({ user });
     work = tempDir('cachekit-exchange-fail-');
     cm = await openCacheManager({ root: join(work, 'root'), snapshotter: 'native' });
+    coverage = transitionCoverage(cm.events$);
   });
   afterAll(async () => {
     await cm?.close();
@@ -222,6 +225,28 @@ describe.skipIf(unavailable !== undefined)('exchange failures are typed and chan
     expect(isCacheError(await collect(cm.export({ to: digestRef })).catch((e) => e), 'INVALID')).toBe(true);
   });
 
+  it('a chain whose first blob is corrupt: both stay lazy; once fixed, pulling the tip pulls the parent too', async () => {
+    const tars = [await tarOf([{ name: 'base', body: 'base\n' }]), await tarOf([{ name: 'top', body: 'top\n' }])];
+    const { layers } = await pushCache(server.host, 'team/chain', tars);
+    await collect(cm.import({ from: `${server.host}/team/chain:main` }));
+    const tip = (await cm.find('team-chain-1'))!;
+    const hex = layers[0]!.digest.slice('sha256:'.length);
+    const data = `${server.storage}/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
+    copyFileSync(data, join(work, 'good-base'));
+    writeFileSync(data, gzipSync(Buffer.from('not the layer')));
+    const err = await tip.pull().catch((e: unknown) => e);
+    expect(isCacheError(err, 'INVALID') || isRegistryError(err), String(err)).toBe(true);
+    expect(cm.describe(tip.id).state).toBe('remote.held');
+    expect(cm.describe(tip.parent!).state).toBe('remote.released');
+    copyFileSync(join(work, 'good-base'), data);
+    await tip.pull();
+    expect(cm.describe(tip.parent!).state).toBe('committed.released');
+    const mnt = await tip.mount();
+    expect(readdirSync(mnt.path).sort()).toEqual(['base', 'top']);
+    await mnt.release();
+    await tip.release();
+  });
+
   it('prune drops lazy records, which have nothing local to delete', async () => {
     await pushCache(server.host, 'team/prune', [
       await tarOf([{ name: 'p', body: 'p' }]),
@@ -233,5 +258,22 @@ describe.skipIf(unavailable !== undefined)('exchange failures are typed and chan
     const pruned = await collect(cm.prune({ filter: ['key~=^team-prune-'] }));
     for (const id of created) expect(pruned.map((p) => p.id)).toContain(id);
     for (const id of created) expect(() => cm.describe(id)).toThrow();
+  });
+
+  it('took every transition of the lazy states (the coverage run of the kit has no registry)', () => {
+    const taken = new Set(coverage.report().covered.map((t) => `${t.from} --${t.event}--> ${t.to}`));
+    const lazy = [
+      'pulling --io--> committed.held',
+      'pulling --io--> committed.released',
+      'pulling --io--> remote.held',
+      'pulling --io--> remote.released',
+      'remote.held --PULL--> pulling',
+      'remote.held --RELEASE--> remote.released',
+      'remote.released --ACQUIRE--> remote.held',
+      'remote.released --PULL--> pulling',
+      'remote.released --REMOVE--> removing',
+    ];
+    expect(lazy.filter((t) => !taken.has(t))).toEqual([]);
+    coverage.stop();
   });
 });
