@@ -10,7 +10,7 @@ import { EventHub } from './event-hub.js';
 import { exportCache, type ExportOptions, type ExportProgress } from './exchange/export.js';
 import { type ExchangeHost, exchangeHost } from './exchange/host.js';
 import { importCache, type ImportOptions, type ImportProgress } from './exchange/import.js';
-import type { ImportOutcome } from './supervisor/exchange-ops.js';
+import { importHost, waitForPull } from './exchange/engine-calls.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
@@ -264,22 +264,9 @@ export class CacheManager {
   }
 
   /** Pulls a lazy record's chain, sharing a pull in flight; `signal` only ends this caller's wait. */
-  private async pullRecord(id: string, signal?: AbortSignal): Promise<void> {
+  private pullRecord(id: string, signal?: AbortSignal): Promise<void> {
     this.ensureOpen('pull');
-    signal?.throwIfAborted();
-    const leave = this.engine.pulls.enter(id, signal);
-    try {
-      const pulled = this.engine.supervisor.request<void>({ type: 'PULL', id });
-      if (!signal) return await pulled;
-      pulled.catch(() => {});
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        pulled.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-      });
-    } finally {
-      leave();
-    }
+    return waitForPull(this.engine, id, signal);
   }
 
   /**
@@ -289,30 +276,8 @@ export class CacheManager {
   import(options: ImportOptions): Observable<ImportProgress> {
     this.ensureOpen('import');
     if (this.readOnly) throw new CacheError('INVALID', `import: the cache at ${this.root} is open read-only`);
-    const host = this.exchangeHost();
-    return this.endedByClose(
-      'import',
-      'error',
-      importCache(
-        {
-          clientOptions: (o, registry) => host.clientOptions(o, registry),
-          importRecords: async (records) => {
-            const outcome = await this.engine.supervisor.request<ImportOutcome>({ type: 'IMPORT', records });
-            for (const id of outcome.created) {
-              const parent = this.engine.index.meta(id)?.parent;
-              this.events.emitLazy(() => ({
-                type: 'record.created',
-                id,
-                ...(parent ? { parent } : {}),
-                at: Date.now(),
-              }));
-            }
-            return outcome;
-          },
-        },
-        options,
-      ),
-    );
+    const host = importHost(this.engine, this.exchangeHost(), (event) => this.events.emitLazy(event));
+    return this.endedByClose('import', 'error', importCache(host, options));
   }
 
   /** The record's current state, holders and metadata; NOT_FOUND when unknown. */

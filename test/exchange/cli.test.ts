@@ -52,7 +52,7 @@ describe.skipIf(unavailable !== undefined)('cachekit export and import', () => {
       (await run('node', [BIN, 'import', '--root', b, '--from', ref, '--format', 'json'])).stdout,
     );
     expect(imported[0]).toMatchObject({ type: 'manifest', records: 3 });
-    expect((imported[1]?.created as string[]).length).toBe(3);
+    expect(imported[1]?.created).toHaveLength(3);
     const du = JSON.parse((await run('node', [BIN, 'du', '--root', b, '--format', 'json'])).stdout) as {
       key?: string;
       size: number;

@@ -40,7 +40,9 @@ export function pullIo(snapshotter: Snapshotter, indexOf: () => RecordIndex, roo
       await mkdir(scratch, { recursive: true, mode: 0o700 });
       const client = new RegistryClient(registry, rememberedClientOptions(registry));
       const desc = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
-      await pipeline(await client.getBlob(repository, desc, signal), createWriteStream(file), { signal });
+      await pulls.download(async () =>
+        pipeline(await client.getBlob(repository, desc, signal), createWriteStream(file), { signal }),
+      );
       if (meta.parent !== undefined) await parentContent(index, meta.parent);
       const key = activeKey(id);
       const labels = { [RECORD_LABEL]: id };

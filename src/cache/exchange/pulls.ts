@@ -43,6 +43,22 @@ export class PullSignals {
     };
   }
 
+  /** Downloads running now, and those waiting for a slot: a long chain never opens one request per layer. */
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+
+  /** Runs `fn` once fewer than `limit` downloads run; a download is streamed to a file, so memory stays flat. */
+  async download<T>(fn: () => Promise<T>, limit = 4): Promise<T> {
+    if (this.running >= limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+
   /** The pull of `id` ended: the next one gets a fresh signal. */
   finished(id: string): void {
     this.entries.delete(id);
