@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
 import { type ImmutableRef, openCacheManager } from '../../src/index.js';
 import { OCI_MANIFEST_MEDIA_TYPE, RegistryClient, sha256Digest } from '../../src/remote/registry/index.js';
+import { probeOverlay } from '../../src/snapshot/index.js';
 import { registryUnavailable, startRegistry } from '../remote/registry-server.js';
 import { removeDir, tempDir } from '../exchange/fixtures.js';
 
@@ -38,9 +39,13 @@ const time = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
 };
 
 const work = tempDir('cachekit-bench-remote-');
+// Overlay where it works: a native chain of 100 copies its whole parent tree per layer (about 10 GB here).
+const overlayProblem = await probeOverlay(work);
+const kind = overlayProblem === undefined ? 'overlay' : 'native';
+console.log(`snapshotter: ${kind}${overlayProblem ? ` (overlay unavailable: ${overlayProblem})` : ''}`);
 const server = await startRegistry();
 try {
-  const a = await openCacheManager({ root: join(work, 'a'), snapshotter: 'native' });
+  const a = await openCacheManager({ root: join(work, 'a'), snapshotter: kind });
   let parent: ImmutableRef | null = null;
   const refs: ImmutableRef[] = [];
   for (let i = 0; i < LAYERS; i++) {
@@ -60,7 +65,7 @@ try {
   const blobBytes = exported.reduce((n, e) => n + (e.type === 'layer' ? e.size : 0), 0);
   const [, reexportMs] = await time(() => lastValueFrom(a.export({ to: reference }).pipe(toArray())));
 
-  const b = await openCacheManager({ root: join(work, 'b'), snapshotter: 'native' });
+  const b = await openCacheManager({ root: join(work, 'b'), snapshotter: kind });
   const [, importMs] = await time(() => lastValueFrom(b.import({ from: reference }).pipe(toArray())));
   const tip = (await b.find(`layer-${LAYERS - 1}`))!;
   const [, pullMs] = await time(() => tip.pull());

@@ -46,6 +46,8 @@ export type ExportProgress =
 
 /** At most this many layers are written and pushed at once; each is streamed, never held in memory. */
 const EXPORT_CONCURRENCY = 3;
+/** HEAD requests for layers exported before: no body, so many can be in flight. */
+const HEAD_CONCURRENCY = 16;
 
 /** `cm.export`: the records' own diffs as layers, one OCI image manifest, and a cachekit config. */
 export function exportCache(host: ExchangeHost, options: ExportOptions): Observable<ExportProgress> {
@@ -85,14 +87,32 @@ async function runExport(
   const tag = ref.tag;
   if (tag === undefined)
     throw new CacheError('INVALID', `export: ${options.to} names a digest; an export needs a tag to write`);
-  const tips = selectTips(host, options);
+  const tips = chainTips(host, selectTips(host, options));
   const held = await host.holdChains(tips);
   try {
     const tipSet = new Set(tips);
     const scratch = join(host.root, 'exchange');
     await mkdir(scratch, { recursive: true, mode: 0o700 });
     const layers: LayerMemo[] = new Array(held.length);
-    await forEachLimited(held, EXPORT_CONCURRENCY, signal, async (record, i) => {
+    const report = (record: HeldRecord, layer: LayerMemo, outcome: PushOutcome) =>
+      emit({
+        type: 'layer',
+        id: record.id,
+        ...(record.meta.key === undefined ? {} : { key: record.meta.key }),
+        digest: layer.digest,
+        size: layer.size,
+        outcome,
+      });
+    // Layers exported before are only asked about (HEAD), many at once; the rest are written and pushed.
+    await forEachLimited(held, HEAD_CONCURRENCY, signal, async (record, i) => {
+      const known = record.meta.layer;
+      if (known === undefined || known.mediaType !== LAYER_MEDIA_TYPES[compression]) return;
+      if (!(await client.headBlob(ref.repository, known.digest, signal))) return;
+      layers[i] = known;
+      report(record, known, 'exists');
+    });
+    const rest = held.flatMap((record, i) => (layers[i] === undefined ? [{ record, i }] : []));
+    await forEachLimited(rest, EXPORT_CONCURRENCY, signal, async ({ record, i }) => {
       const { layer, outcome } = await pushRecordLayer(
         host,
         client,
@@ -103,14 +123,7 @@ async function runExport(
         signal,
       );
       layers[i] = layer;
-      emit({
-        type: 'layer',
-        id: record.id,
-        ...(record.meta.key === undefined ? {} : { key: record.meta.key }),
-        digest: layer.digest,
-        size: layer.size,
-        outcome,
-      });
+      report(record, layer, outcome);
     });
     const position = new Map(held.map((r, i) => [r.id, i]));
     const records: ConfigRecord[] = held.map((record, i) =>
@@ -154,6 +167,18 @@ function selectTips(host: ExchangeHost, options: ExportOptions): string[] {
     for (const id of host.index.ids())
       if (host.index.meta(id)?.key !== undefined && host.index.is(id, 'immutable')) ids.add(id);
   return [...ids];
+}
+
+/**
+ * The selected records no other selected record stands on: holding them holds their chains (a record
+ * with children cannot be removed), and `mode: 'min'` keeps their keys only.
+ */
+function chainTips(host: ExchangeHost, selected: string[]): string[] {
+  const ancestors = new Set<string>();
+  for (const id of selected)
+    for (let p = host.index.meta(id)?.parent; p !== undefined && !ancestors.has(p); p = host.index.meta(p)?.parent)
+      ancestors.add(p);
+  return selected.filter((id) => !ancestors.has(id));
 }
 
 function configRecord(
