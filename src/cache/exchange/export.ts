@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,6 +54,8 @@ const HEAD_CONCURRENCY = 16;
 export function exportCache(host: ExchangeHost, options: ExportOptions): Observable<ExportProgress> {
   return new Observable<ExportProgress>((subscriber) => {
     const abort = new AbortController();
+    // Every request in flight listens to it: up to HEAD_CONCURRENCY at once.
+    setMaxListeners(4 * HEAD_CONCURRENCY, abort.signal);
     const stop = () => abort.abort(options.signal?.reason ?? new CacheError('INVALID', 'export: cancelled'));
     if (options.signal?.aborted) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
@@ -103,8 +106,18 @@ async function runExport(
         size: layer.size,
         outcome,
       });
-    // Layers exported before are only asked about (HEAD), many at once; the rest are written and pushed.
+    // The tag's manifest lists blobs the repository holds: an unchanged cache needs no request per layer.
+    const listed = await listedBlobs(client, ref.repository, tag, signal);
+    held.forEach((record, i) => {
+      const known = record.meta.layer;
+      if (known === undefined || known.mediaType !== LAYER_MEDIA_TYPES[compression] || !listed.has(known.digest))
+        return;
+      layers[i] = known;
+      report(record, known, 'exists');
+    });
+    // Other layers exported before are only asked about (HEAD), many at once; the rest are written and pushed.
     await forEachLimited(held, HEAD_CONCURRENCY, signal, async (record, i) => {
+      if (layers[i] !== undefined) return;
       const known = record.meta.layer;
       if (known === undefined || known.mediaType !== LAYER_MEDIA_TYPES[compression]) return;
       if (!(await client.headBlob(ref.repository, known.digest, signal))) return;
@@ -167,6 +180,18 @@ function selectTips(host: ExchangeHost, options: ExportOptions): string[] {
     for (const id of host.index.ids())
       if (host.index.meta(id)?.key !== undefined && host.index.is(id, 'immutable')) ids.add(id);
   return [...ids];
+}
+
+/** The blobs the manifest under `tag` references (so the repository holds them); none when there is none. */
+async function listedBlobs(client: RegistryClient, repository: string, tag: string, signal: AbortSignal) {
+  try {
+    const { manifest } = await client.getManifest(repository, tag, signal);
+    return new Set(manifest.layers.map((l) => l.digest));
+  } catch (err) {
+    // No manifest yet, or one this client does not read: the layers are asked about one by one.
+    if (isRegistryError(err) && err.code !== 'UNAUTHORIZED' && err.code !== 'NETWORK') return new Set<string>();
+    throw err;
+  }
 }
 
 /**
