@@ -37,7 +37,7 @@ export interface RecordContext {
 
 /** A snapshot step that failed, kept in the context for the operation that waits on it. */
 export interface RecordIoError {
-  step: 'prepare' | 'finalize' | 'remove';
+  step: 'prepare' | 'finalize' | 'remove' | 'pull';
   error: unknown;
 }
 
@@ -50,7 +50,8 @@ export type RecordEvent =
   | { type: 'FINALIZE' }
   | { type: 'CHILD_ADDED' }
   | { type: 'CHILD_REMOVED' }
-  | { type: 'REMOVE'; reason: string };
+  | { type: 'REMOVE'; reason: string }
+  | { type: 'PULL' };
 
 export type RecordEventType = RecordEvent['type'];
 
@@ -61,7 +62,7 @@ export interface RecordInput {
 }
 
 /** The durable projection of a state, as metadata stores it. */
-export type StoredRecordState = 'mutable' | 'frozen' | 'committed' | 'removing';
+export type StoredRecordState = 'mutable' | 'frozen' | 'committed' | 'remote' | 'removing';
 
 /** The error a refused event gets: LOCKED while the refusal may pass, INVALID when it never will. */
 export type RefusalCode = 'LOCKED' | 'INVALID' | 'NOT_FOUND';
@@ -92,7 +93,9 @@ export type RecordTag =
   /** Snapshot I/O in flight. */
   | 'busy'
   /** On the way out: the snapshot is being removed and the record goes with it. */
-  | 'removal';
+  | 'removal'
+  /** Known from a registry, content not here yet: a pull downloads and applies its chain's layers. */
+  | 'lazy';
 
 /** Placeholder I/O actors: the engine replaces them with real snapshotter calls. */
 const pendingIo = fromPromise<void, { id: string }>(async () => {
@@ -120,6 +123,7 @@ export const recordMachine = setup({
     prepareSnapshot: pendingIo,
     finalizeSnapshot: pendingIo,
     removeSnapshot: pendingIo,
+    pullSnapshot: pendingIo,
   },
   guards: {
     unreferenced: ({ context }) => context.refs === 0,
@@ -159,6 +163,9 @@ export const recordMachine = setup({
     })),
     keepRemoveError: assign(({ event }) => ({
       ioError: { step: 'remove' as const, error: (event as { error?: unknown }).error },
+    })),
+    keepPullError: assign(({ event }) => ({
+      ioError: { step: 'pull' as const, error: (event as { error?: unknown }).error },
     })),
   },
 }).createMachine({
@@ -318,6 +325,64 @@ export const recordMachine = setup({
         },
       },
     },
+    remote: {
+      description: 'Lazy: key, chain and layer known from a registry; no content here until a pull.',
+      meta: {
+        stored: 'remote',
+        refusals: {
+          ACQUIRE_MUTABLE: refuse('INVALID', 'it is imported and can never be mutable'),
+          '*': refuse('INVALID', 'it is lazy: its content is still in a registry'),
+        },
+      },
+      initial: 'held',
+      on: {
+        ACQUIRE: { target: '.held', actions: 'takeRef' },
+        PULL: 'pulling',
+      },
+      states: {
+        held: {
+          tags: ['immutable', 'held', 'lazy'],
+          meta: { refusals: { REMOVE: refuse('LOCKED', 'it is held by immutable refs') } },
+          always: { guard: 'unreferenced', target: 'released' },
+          on: { RELEASE: { actions: 'dropRef' } },
+        },
+        released: {
+          tags: ['immutable', 'dormant', 'lazy'],
+          meta: {
+            refusals: {
+              REMOVE: refuse('LOCKED', 'records are built on it'),
+              RELEASE: refuse('INVALID', 'no ref holds it'),
+            },
+          },
+          // Nothing local to delete: prune and GC drop a lazy record like any other.
+          on: { REMOVE: { guard: 'childless', target: '#record.removing', actions: 'keepRemovalReason' } },
+        },
+      },
+    },
+    pulling: {
+      description: "Downloads its layer and applies it on the parent's content, then commits.",
+      tags: ['immutable', 'busy', 'lazy'],
+      meta: {
+        stored: 'remote',
+        refusals: {
+          ACQUIRE_MUTABLE: refuse('INVALID', 'it is imported and can never be mutable'),
+          '*': refuse('LOCKED', 'its layer is being pulled'),
+        },
+      },
+      entry: 'clearIoError',
+      invoke: {
+        id: 'pull',
+        src: 'pullSnapshot',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: 'committed',
+        // A failed or cancelled pull applied nothing that stays: the record is lazy again.
+        onError: { target: 'remote', actions: 'keepPullError' },
+      },
+      on: {
+        ACQUIRE: { actions: 'takeRef' },
+        RELEASE: { actions: 'dropRef' },
+      },
+    },
     removing: {
       tags: ['busy', 'removal'],
       meta: { stored: 'removing', refusals: { '*': refuse('NOT_FOUND', 'it is being removed') } },
@@ -353,6 +418,9 @@ export const RECORD_STATES = [
   'finalizing',
   'committed.held',
   'committed.released',
+  'remote.held',
+  'remote.released',
+  'pulling',
   'removing',
   'removed',
 ] as const;

@@ -15,6 +15,7 @@ export interface NewRecordRequest {
   description?: string;
   recordType?: string;
   retain?: boolean;
+  key?: string;
 }
 
 /** A computed size of immutable content, kept so the next disk usage reuses it. */
@@ -23,17 +24,42 @@ export interface SizeMemo {
   inodes: number;
 }
 
+/** A record's layer as a registry holds it (digest of the blob, diffID of the tar), kept after an export. */
+export interface LayerMemo {
+  mediaType: string;
+  digest: string;
+  size: number;
+  diffId: string;
+  uncompressedSize: number;
+  source?: string;
+}
+
+/** One record of an imported cache: its parent is an index into the same list, or a record id. */
+export interface ImportedRecord {
+  key?: string;
+  parent?: { index: number } | { id: string };
+  description?: string;
+  recordType: string;
+  createdAt: number;
+  lastUsedAt?: number;
+  layer: LayerMemo;
+}
+
 /** One operation: what a caller asked for, with the id its reply waits under. */
 export type OperationEvent =
   | { type: 'GET'; requestId: number; id: string }
   | { type: 'GET_MUTABLE'; requestId: number; id: string }
   | { type: 'NEW'; requestId: number; parent: string | null; options: NewRecordRequest }
+  | { type: 'FIND'; requestId: number; key: string }
   | { type: 'COMMIT'; requestId: number; id: string }
   | { type: 'FINALIZE'; requestId: number; id: string }
   | { type: 'CLONE'; requestId: number; id: string }
   | { type: 'RELEASE'; requestId: number; id: string; mutable: boolean }
   | { type: 'REMOVE'; requestId: number; id: string; reason: string }
-  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo };
+  | { type: 'REMEMBER_SIZE'; requestId: number; id: string; state: RecordState; usage: SizeMemo }
+  | { type: 'REMEMBER_LAYER'; requestId: number; id: string; layer: LayerMemo }
+  | { type: 'PULL'; requestId: number; id: string }
+  | { type: 'IMPORT'; requestId: number; records: ImportedRecord[] };
 
 export type OperationType = OperationEvent['type'];
 
@@ -58,12 +84,16 @@ export const OPERATION_TYPES = [
   'GET',
   'GET_MUTABLE',
   'NEW',
+  'FIND',
   'COMMIT',
   'FINALIZE',
   'CLONE',
   'RELEASE',
   'REMOVE',
   'REMEMBER_SIZE',
+  'REMEMBER_LAYER',
+  'PULL',
+  'IMPORT',
 ] as const satisfies readonly OperationType[];
 
 /**

@@ -20,6 +20,24 @@ export {
 export { CacheError, isCacheError, type CacheErrorCode } from './cache/errors.js';
 export type { ReconcileReport, ReconcileEntry, ReconcileAction } from './cache/reconcile.js';
 
+// Sharing the cache through an OCI registry.
+export type { ExportOptions, ExportProgress } from './cache/exchange/export.js';
+export type { RemoteOptions } from './cache/exchange/host.js';
+export type { ImportOptions, ImportProgress } from './cache/exchange/import.js';
+export {
+  CACHE_CONFIG_MEDIA_TYPE,
+  CACHE_ARTIFACT_TYPE,
+  type CacheConfig,
+  type ConfigRecord,
+} from './cache/exchange/format.js';
+export {
+  RegistryError,
+  isRegistryError,
+  type RegistryErrorCode,
+  type Credentials,
+} from './remote/registry/index.js';
+export { LayerError, isLayerError, type LayerErrorCode, type Compression } from './remote/layer/index.js';
+
 // Disk usage, prune and GC.
 export type { DiskUsageOptions, DiskUsageProgress } from './cache/disk-usage.js';
 export type { UsageInfo } from './cache/usage.js';

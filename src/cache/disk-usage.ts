@@ -62,6 +62,8 @@ function baseInfo(table: RecordIndex, id: string, inUse: Set<string>): UsageInfo
     ...(meta.description === undefined ? {} : { description: meta.description }),
     recordType: meta.recordType,
     shared: false,
+    ...(meta.key === undefined ? {} : { key: meta.key }),
+    ...(hasTag(state, 'lazy') && meta.layer ? { remoteSize: meta.layer.size } : {}),
   };
 }
 
@@ -113,7 +115,8 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
           if (!matchesPruneFilters(filters, usageSummary(info))) continue;
           const stored = table.meta(id)?.usage;
           // BuildKit reports a mutable record in use as size 0: its content is still changing.
-          if (info.mutable && info.inUse) out.next(info);
+          // A lazy record has nothing here yet: size 0, and its blob's size in the registry.
+          if ((info.mutable && info.inUse) || info.remoteSize !== undefined) out.next(info);
           else if (stored && !info.mutable) out.next({ ...info, size: stored.size });
           else unknown.push({ info, state: table.stateOf(id)! });
         }

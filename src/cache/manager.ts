@@ -1,11 +1,16 @@
 import { join } from 'node:path';
-import { defer, lastValueFrom, Observable, of, reduce, tap, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, of, reduce, switchMap, tap, toArray } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
+import { CacheKey } from '../metadata/schema.js';
 import { SizeService } from '../size/size-service.js';
 import type { Usage } from '../snapshot/types.js';
 import { diskUsage$, type DiskUsageOptions } from './disk-usage.js';
 import { CacheError, isCacheError } from './errors.js';
 import { EventHub } from './event-hub.js';
+import { exportCache, type ExportOptions, type ExportProgress } from './exchange/export.js';
+import { type ExchangeHost, exchangeHost } from './exchange/host.js';
+import { importCache, type ImportOptions, type ImportProgress } from './exchange/import.js';
+import { importHost, waitForPull } from './exchange/engine-calls.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
@@ -156,6 +161,8 @@ export class CacheManager {
       throw new CacheError('INVALID', `new: parent ref to record ${parent.id} belongs to another cache manager`);
     if (parent?.isReleased)
       throw new CacheError('INVALID', `new: parent ref to record ${parent.id} was already released`);
+    // A child's snapshot stands on its parent's content: an imported parent is pulled first.
+    if (parent && this.engine.index.is(parent.id, 'lazy')) await this.pullRecord(parent.id);
     const id = await this.engine.supervisor.request<string>({
       type: 'NEW',
       parent: parent?.id ?? null,
@@ -168,6 +175,19 @@ export class CacheManager {
       at: Date.now(),
     }));
     return new MutableRef(this.refHost, id);
+  }
+
+  /**
+   * A ref to the immutable record made under `key`, or undefined when no record holds it (or the one that
+   * does is still mutable). One index read: LMDB keeps key -> id.
+   */
+  async find(key: string): Promise<ImmutableRef | undefined> {
+    this.ensureOpen('find');
+    const parsed = CacheKey.safeParse(key);
+    if (!parsed.success)
+      throw new CacheError('INVALID', `find: cache key ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
+    const id = await this.engine.supervisor.request<string | undefined>({ type: 'FIND', key: parsed.data });
+    return id === undefined ? undefined : new ImmutableRef(this.refHost, id);
   }
 
   /** Takes a mutable record back: an idle retained one, or a frozen one no one holds (thaw). */
@@ -222,16 +242,42 @@ export class CacheManager {
       'error',
       defer(() => {
         this.ensureOpen('size');
-        const { index, snapshotter } = this.engine;
-        const state = index.stateOf(id);
-        if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
-        const stored = index.meta(id)?.usage;
-        if (stored && !hasTag(state, 'mutable')) return of(stored);
-        return this.sizes
-          .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
-          .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+        if (this.engine.index.is(id, 'lazy'))
+          return from(this.pullRecord(id)).pipe(switchMap(() => this.localSize$(id)));
+        return this.localSize$(id);
       }),
     );
+  }
+
+  /** A record's size from what is on disk (or remembered). */
+  private localSize$(id: string): Observable<Usage> {
+    return defer(() => {
+      const { index, snapshotter } = this.engine;
+      const state = index.stateOf(id);
+      if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
+      const stored = index.meta(id)?.usage;
+      if (stored && !hasTag(state, 'mutable')) return of(stored);
+      return this.sizes
+        .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
+        .pipe(tap((usage) => this.rememberSize(id, state, usage)));
+    });
+  }
+
+  /** Pulls a lazy record's chain, sharing a pull in flight; `signal` only ends this caller's wait. */
+  private pullRecord(id: string, signal?: AbortSignal): Promise<void> {
+    this.ensureOpen('pull');
+    return waitForPull(this.engine, id, signal);
+  }
+
+  /**
+   * Reads a cache from an OCI registry and makes a lazy record per entry (key, chain, metadata and
+   * layer known; nothing downloaded). A key that already has a record here keeps the local record.
+   */
+  import(options: ImportOptions): Observable<ImportProgress> {
+    this.ensureOpen('import');
+    if (this.readOnly) throw new CacheError('INVALID', `import: the cache at ${this.root} is open read-only`);
+    const host = importHost(this.engine, this.exchangeHost(), (event) => this.events.emitLazy(event));
+    return this.endedByClose('import', 'error', importCache(host, options));
   }
 
   /** The record's current state, holders and metadata; NOT_FOUND when unknown. */
@@ -338,6 +384,28 @@ export class CacheManager {
     );
   }
 
+  /**
+   * Pushes records to an OCI registry: each record's own diff as one layer, an OCI image manifest and a
+   * cachekit config naming every record's key, parent and metadata. Emits each layer (uploaded, already
+   * there, or mounted), then the manifest; completes once the manifest is in the registry.
+   */
+  export(options: ExportOptions): Observable<ExportProgress> {
+    this.ensureOpen('export');
+    if (this.readOnly) throw new CacheError('INVALID', `export: the cache at ${this.root} is open read-only`);
+    return this.endedByClose('export', 'error', exportCache(this.exchangeHost(), options));
+  }
+
+  private exchangeHost(): ExchangeHost {
+    const { index, snapshotter } = this.engine;
+    return exchangeHost({
+      root: this.root,
+      snapshotter,
+      index,
+      get: (id) => this.get(id),
+      rememberLayer: (id, layer) => this.engine.supervisor.request<void>({ type: 'REMEMBER_LAYER', id, layer }),
+    });
+  }
+
   async close(): Promise<void> {
     this.closing ??= (async () => {
       // Other processes stop asking first: they then fall back to the stored states.
@@ -423,6 +491,7 @@ export class CacheManager {
       lastUsedAt: meta.lastUsedAt === undefined ? undefined : new Date(meta.lastUsedAt),
       usageCount: meta.usageCount,
       parent: meta.parent,
+      key: meta.key,
     };
   }
 
@@ -434,8 +503,10 @@ export class CacheManager {
     return {
       metadataOf: (id) => this.metadataOf(id),
       ensureOpen: (op) => this.ensureOpen(op),
+      pull: (id, { signal }) => this.pullRecord(id, signal),
       mountRecord: async (id, options) => {
         this.ensureOpen('mount');
+        if (this.engine.index.is(id, 'lazy')) await this.pullRecord(id);
         const { index, snapshotter } = this.engine;
         const state = index.stateOf(id);
         if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);

@@ -6,7 +6,7 @@ import { isFilterSyntaxError, matchFilter, parseFilters, showFilter } from '../f
 import { CacheError } from './errors.js';
 
 /** Fields a records$ filter may name, in containerd's syntax. */
-export const VIEW_FILTER_FIELDS = ['id', 'state', 'parent', 'description', 'type'] as const;
+export const VIEW_FILTER_FIELDS = ['id', 'state', 'parent', 'description', 'type', 'key'] as const;
 
 /** A predicate over record views from containerd-syntax filters; INVALID naming the bad part. */
 export function viewFilter(filters: readonly string[]): (view: RecordView) => boolean {
@@ -34,6 +34,8 @@ export function viewFilter(filters: readonly string[]): (view: RecordView) => bo
           return view.metadata.description;
         case 'type':
           return view.metadata.recordType;
+        case 'key':
+          return view.metadata.key;
         default:
           return undefined;
       }

@@ -21,6 +21,8 @@ import { RecordWriter } from './records/writer.js';
 import { type Inspector, type OperationReport, Supervisor } from './supervisor/host.js';
 import { recordIo } from './supervisor/record-io.js';
 import { Operations } from './supervisor/operations.js';
+import { pullIo } from './exchange/pull-io.js';
+import { PullSignals } from './exchange/pulls.js';
 
 /** Options of `openCacheManager`. */
 export interface CacheManagerOptions extends OpenOptions {
@@ -53,6 +55,8 @@ export interface Engine {
   readonly supervisor: Supervisor;
   startup: ReconcileReport;
   readonly clock: Clock;
+  /** Who waits on each lazy record's pull, so a pull is cancelled only when all of them gave up. */
+  readonly pulls: PullSignals;
   /** Read-only caches: re-reads what the owner stored. */
   follow(): void;
 }
@@ -144,6 +148,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     readOnly: opts.readOnly,
     startup,
     clock: opts.clock,
+    pulls: new PullSignals(),
   };
   const closeAll = async () => {
     await store?.close().catch(() => {});
@@ -183,7 +188,8 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       if (!opts.readOnly) tightenRoot(opts.root);
       const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
-      const machine = recordMachine.provide({ actors: recordIo(snapshotter, () => records) });
+      const pullSnapshot = pullIo(snapshotter, () => records, opts.root, engine.pulls!);
+      const machine = recordMachine.provide({ actors: { ...recordIo(snapshotter, () => records), pullSnapshot } });
       const records = new RecordIndex(machine, writer, opts.inspect);
       index = records;
       engine.snapshotter = snapshotter;

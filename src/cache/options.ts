@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CacheKey } from '../metadata/schema.js';
 import { containerdSnapshotterOptionsSchema } from '../snapshot/containerd/options.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import { CacheError } from './errors.js';
@@ -43,6 +44,8 @@ export const NewOptionsSchema = z.strictObject({
     .regex(/^[\x21-\x7e]+$/, 'has a character outside printable ASCII')
     .default('regular'),
   retain: z.boolean().default(false),
+  /** The cache key the record is built under; at most one record holds a key (see `find`). */
+  key: CacheKey.optional(),
 });
 export type NewOptions = z.input<typeof NewOptionsSchema>;
 

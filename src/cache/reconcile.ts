@@ -82,10 +82,20 @@ export async function reconcile(
       note({ action: 'rebuilt-record', id: meta.id, detail: `rebuilt as ${meta.state} from its snapshot` });
     }
   const doomed: { id: string; action: ReconcileAction; detail: string }[] = [];
+  const halfPulled = new Set<string>();
   for (const meta of records.values()) {
     const hasActive = snapshots.get(activeKey(meta.id))?.kind === 'active';
     const hasCommitted = snapshots.get(committedKey(meta.id))?.kind === 'committed';
-    if (meta.state === 'removing')
+    if (meta.state === 'remote') {
+      // Lazy: no snapshot is expected. A committed one means a pull finished just before a crash; an
+      // active one is a pull cut short, removed below as a half-applied layer.
+      if (hasCommitted) {
+        const repaired: StoredRecord = { ...meta, state: 'committed' };
+        records.set(meta.id, repaired);
+        writes.push({ put: repaired });
+        note({ action: 'repaired-commit', id: meta.id, detail: 'a pull finished before a crash; marked committed' });
+      } else if (hasActive) halfPulled.add(meta.id);
+    } else if (meta.state === 'removing')
       doomed.push({ id: meta.id, action: 'completed-removal', detail: 'a removal was interrupted; finished it' });
     else if (meta.state === 'mutable' && !meta.retain)
       doomed.push({
@@ -140,6 +150,7 @@ export async function reconcile(
     if (!role) return true;
     if (corruptIds.has(role.id)) return true;
     if (role.role === 'view') return false;
+    if (role.role === 'active' && halfPulled.has(role.id)) return false;
     return records.has(role.id) && !gone.has(role.id);
   };
   // Removals no record vouches for: snapshots without a record, and records whose data is gone.
@@ -150,7 +161,7 @@ export async function reconcile(
   );
   const unvouched = [...snapshots.values()].filter((info) => {
     const role = parseSnapshotKey(info.name);
-    return role?.role !== 'view' && !owned(info.name) && !(role && vouched.has(role.id));
+    return role?.role !== 'view' && !owned(info.name) && !(role && (vouched.has(role.id) || halfPulled.has(role.id)));
   });
   const lost = doomed.filter((d) => d.action === 'dropped-missing-snapshot' || d.action === 'dropped-orphan-child');
   if (options.recover === undefined) {

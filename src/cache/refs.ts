@@ -19,6 +19,8 @@ export interface RecordMetadata {
   readonly lastUsedAt: Date | undefined;
   readonly usageCount: number;
   readonly parent: string | undefined;
+  /** The cache key the record was made (or imported) under. */
+  readonly key: string | undefined;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface RefHost {
   metadataOf(id: string): RecordMetadata;
   mountRecord(id: string, options: MountOptions): Promise<MountedRef>;
   sizeOf(id: string, options: { signal?: AbortSignal }): Promise<Usage>;
+  /** Downloads and applies a lazy record's chain; nothing when its content is here. */
+  pull(id: string, options: { signal?: AbortSignal }): Promise<void>;
   release(id: string, mutable: boolean): Promise<void>;
   commit(id: string): Promise<void>;
   finalize(id: string): Promise<void>;
@@ -81,6 +85,10 @@ abstract class BaseRef {
   }
   get parent() {
     return this.host.metadataOf(this.id).parent;
+  }
+  /** The cache key the record was made or imported under. */
+  get key() {
+    return this.host.metadataOf(this.id).key;
   }
   get isReleased(): boolean {
     return this.ended;
@@ -160,6 +168,16 @@ export class ImmutableRef extends BaseRef {
       this.ensureUsable('finalize');
       await this.host.finalize(this.id);
     });
+  }
+
+  /**
+   * Brings an imported (lazy) record's content here: downloads and applies the layers its chain
+   * lacks. Concurrent callers share one pull; aborting `signal` stops waiting, and cancels the pull
+   * once no one else waits for it. Mount, size and `new` on top pull by themselves.
+   */
+  pull(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.ensureUsable('pull');
+    return this.host.pull(this.id, options);
   }
 
   /** Another ref to the same record; it does not open a new use period. */

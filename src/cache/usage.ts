@@ -15,6 +15,10 @@ export interface UsageInfo {
   description?: string;
   recordType: string;
   shared: boolean;
+  /** The cache key the record was made or imported under. */
+  key?: string;
+  /** A lazy record's layer size in the registry (compressed); its local `size` is 0 until pulled. */
+  remoteSize?: number;
 }
 
 /** Records held right now by a ref of their own (children do not count here). */
@@ -52,5 +56,6 @@ export function usageSummary(u: UsageInfo): RecordSummary {
     inUse: u.inUse,
     mutable: u.mutable,
     ...(u.description === undefined ? {} : { description: u.description }),
+    ...(u.key === undefined ? {} : { key: u.key }),
   };
 }

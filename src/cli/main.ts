@@ -5,6 +5,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerWatch } from './commands/watch.js';
 import { registerServe } from './commands/serve.js';
+import { registerExchange } from './commands/exchange.js';
 import { terminalText } from './escape.js';
 import { packageVersion } from './version.js';
 
@@ -23,6 +24,7 @@ registerPrune(program);
 registerInspect(program);
 registerWatch(program);
 registerServe(program);
+registerExchange(program);
 (await import('./commands/recover.js')).registerRecover(program);
 
 try {

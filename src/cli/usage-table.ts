@@ -68,6 +68,8 @@ export function renderUsageBlock(u: UsageInfo, now = Date.now()): string {
     `Shared:       ${u.shared}`,
     `Size:         ${size(u.size)}`,
     ...(u.description ? [`Description:  ${t(u.description)}`] : []),
+    ...(u.key ? [`Key:          ${t(u.key)}`] : []),
+    ...(u.remoteSize !== undefined ? [`Remote size:  ${size(u.remoteSize)} (lazy: not pulled)`] : []),
     `Usage count:  ${u.usageCount}`,
     ...(u.lastUsedAt ? [`Last used:    ${ago(u, now)}`] : []),
     ...(u.recordType ? [`Type:         ${t(u.recordType)}`] : []),

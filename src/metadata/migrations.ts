@@ -2,8 +2,7 @@ import { SCHEMA_VERSION } from './schema.js';
 
 /**
  * Upgrade steps, keyed by the version they upgrade from. Each step rewrites
- * stored values in place inside the open transaction. None exist yet: version 1
- * is the first stored shape.
+ * stored values in place inside the open transaction.
  */
 export type Migration = (values: {
   get(key: string): unknown;
@@ -11,7 +10,10 @@ export type Migration = (values: {
   keys(): Iterable<string>;
 }) => void;
 
-export const MIGRATIONS: Record<number, Migration> = {};
+export const MIGRATIONS: Record<number, Migration> = {
+  // Version 2 adds optional fields (key, remote layer) and the key index; no version 1 record has a key.
+  1: () => {},
+};
 
 export function migrationPath(from: number): Migration[] {
   const steps: Migration[] = [];

@@ -31,6 +31,8 @@ export class MetadataStore {
     private readonly env: RootDatabase,
     private readonly records: Database<unknown, string>,
     private readonly settings: Database<unknown, string>,
+    /** Cache key -> record id: `findKey` reads one entry instead of scanning the records. */
+    private readonly keys: Database<unknown, string>,
     readonly readOnly: boolean,
   ) {}
 
@@ -44,7 +46,8 @@ export class MetadataStore {
     const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
     const records = env.openDB<unknown, string>({ name: 'records' });
-    const store = new MetadataStore(path, env, records, meta, readOnly);
+    const keys = env.openDB<unknown, string>({ name: 'keys' });
+    const store = new MetadataStore(path, env, records, meta, keys, readOnly);
     const stored = meta.get(VERSION_KEY);
     if (stored === undefined) {
       if (readOnly) {
@@ -92,6 +95,15 @@ export class MetadataStore {
     const raw = this.damagedOnFailure(() => this.records.get(id));
     if (raw === undefined) return undefined;
     return parseStored(this.path, id, raw);
+  }
+
+  /**
+   * The id of the record stored under a cache key, or undefined. The index entry is only a pointer: the
+   * caller checks that the record it names still carries the key.
+   */
+  findKey(key: string): string | undefined {
+    const raw = this.damagedOnFailure(() => this.keys.get(key));
+    return typeof raw === 'string' ? raw : undefined;
   }
 
   /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
@@ -172,9 +184,30 @@ export class MetadataStore {
     for (const w of writes) if ('put' in w) StoredRecord.parse(w.put);
     // Writes queued in one event turn commit in one transaction (lmdb-js eventTurnBatching), so these
     // land together; a plain put avoids the round trip to the write thread that transaction() costs.
-    await Promise.all(
-      writes.map((w) => ('put' in w ? this.records.put(w.put.id, w.put) : this.records.remove(w.delete))),
-    );
+    await Promise.all(writes.flatMap((w) => ('put' in w ? this.putRecord(w.put) : this.deleteRecord(w.delete))));
+  }
+
+  /** The record and its key index entry; a key it no longer has loses its entry. */
+  private putRecord(record: StoredRecord): Promise<boolean>[] {
+    const pending = [this.records.put(record.id, record)];
+    const before = this.peekKey(record.id);
+    if (before !== undefined && before !== record.key && this.keys.get(before) === record.id)
+      pending.push(this.keys.remove(before));
+    if (record.key !== undefined) pending.push(this.keys.put(record.key, record.id));
+    return pending;
+  }
+
+  private deleteRecord(id: string): Promise<boolean>[] {
+    const pending = [this.records.remove(id)];
+    const key = this.peekKey(id);
+    if (key !== undefined && this.keys.get(key) === id) pending.push(this.keys.remove(key));
+    return pending;
+  }
+
+  /** The key of the stored record, read leniently: a corrupt value has no key to unindex. */
+  private peekKey(id: string): string | undefined {
+    const raw = this.records.get(id) as { key?: unknown } | undefined;
+    return typeof raw?.key === 'string' ? raw.key : undefined;
   }
 
   /** Test and recovery hook: stores a raw value under an id, unchecked. */

@@ -15,6 +15,9 @@ export type ModelState =
   | 'finalizing'
   | 'committed.held'
   | 'committed.released'
+  | 'remote.held'
+  | 'remote.released'
+  | 'pulling'
   | 'removing'
   | 'removed';
 
@@ -43,6 +46,7 @@ export type ModelStep =
   | 'childAdded'
   | 'childRemoved'
   | 'remove'
+  | 'pull'
   | 'ioDone'
   | 'ioFailed';
 
@@ -57,6 +61,7 @@ export const MODEL_STEPS: readonly ModelStep[] = [
   'childAdded',
   'childRemoved',
   'remove',
+  'pull',
   'ioDone',
   'ioFailed',
 ];
@@ -72,16 +77,17 @@ const ok = (record: ModelRecord): StepResult => ({ ok: true, record });
 const no = (code: ModelRefusalCode): StepResult => ({ ok: false, code });
 
 /** States whose snapshot I/O is in flight; only its end moves them on. */
-export const IO_MODEL_STATES: ReadonlySet<ModelState> = new Set(['creating', 'finalizing', 'removing']);
+export const IO_MODEL_STATES: ReadonlySet<ModelState> = new Set(['creating', 'finalizing', 'pulling', 'removing']);
 /** States nothing holds: a prune may take such a record once no child stands on it. */
 export const UNHELD_MODEL_STATES: ReadonlySet<ModelState> = new Set([
   'mutable.idle',
   'frozen.released',
   'committed.released',
+  'remote.released',
 ]);
 
 /** Who holds the content now: refs held means `.held`, none means the unheld leaf of the phase. */
-const heldOr = (phase: 'frozen' | 'committed', refs: number): ModelState =>
+const heldOr = (phase: 'frozen' | 'committed' | 'remote', refs: number): ModelState =>
   refs > 0 ? `${phase}.held` : `${phase}.released`;
 
 /** Steps any live record takes the same way: children come and go whatever the record is doing. */
@@ -147,6 +153,23 @@ export function stepRecord(r: ModelRecord, step: ModelStep): StepResult {
         return ok({ ...r, state: heldOr('committed', r.refs - 1), refs: r.refs - 1 });
       if (step === 'remove') return r.state === 'committed.held' ? no('LOCKED') : removeUnheld(r);
       return no('INVALID');
+    case 'remote.held':
+    case 'remote.released':
+      // Imported, content still in the registry: refs work as on committed content; a pull fetches it.
+      if (isGet) return ok({ ...r, state: 'remote.held', refs: r.refs + 1 });
+      if (step === 'pull') return ok({ ...r, state: 'pulling' });
+      if (step === 'release' && r.state === 'remote.held')
+        return ok({ ...r, state: heldOr('remote', r.refs - 1), refs: r.refs - 1 });
+      if (step === 'remove') return r.state === 'remote.held' ? no('LOCKED') : removeUnheld(r);
+      return no('INVALID');
+    case 'pulling':
+      if (step === 'ioDone') return ok({ ...r, state: heldOr('committed', r.refs) });
+      // A failed or cancelled pull keeps nothing: the record is lazy again.
+      if (step === 'ioFailed') return ok({ ...r, state: heldOr('remote', r.refs) });
+      if (isGet) return ok({ ...r, refs: r.refs + 1 });
+      if (step === 'release') return ok({ ...r, refs: Math.max(0, r.refs - 1) });
+      if (step === 'getMutable') return no('INVALID');
+      return no('LOCKED');
     case 'removing':
       // Removal has begun: the record is dead to every caller; it goes whether the snapshot went or not.
       if (step === 'ioDone' || step === 'ioFailed') return ok({ ...r, state: 'removed' });

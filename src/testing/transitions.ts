@@ -41,6 +41,7 @@ export function eventsFor(snapshot: MachineSnapshot): MachineEvent[] {
     { type: 'RELEASE_MUTABLE', at: 0 },
     { type: 'FINALIZE' },
     { type: 'REMOVE', reason: 'graph' },
+    { type: 'PULL' },
   ];
   if (refs < MAX_COUNT) events.push({ type: 'ACQUIRE' }, { type: 'ACQUIRE', clone: true });
   if (refs > 0) events.push({ type: 'RELEASE', at: 0 });
@@ -56,16 +57,33 @@ export function eventsFor(snapshot: MachineSnapshot): MachineEvent[] {
 const serialize = (s: MachineSnapshot) =>
   JSON.stringify([s.value, s.context.refs, s.context.children, s.context.retain, s.status]);
 
-/** Every reachable snapshot of the record machine, for retained and unretained records. */
+/**
+ * Every reachable snapshot of the record machine, for retained and unretained records: from creation,
+ * and from an imported record, which starts lazy (`remote.released`, as import stores it).
+ */
 export function reachableSnapshots(): MachineSnapshot[] {
   const all: MachineSnapshot[] = [];
+  const seen = new Set<string>();
   for (const retain of [false, true]) {
-    const map = getAdjacencyMap(recordMachine, {
-      input: { id: 'graph', retain },
-      events: eventsFor as never,
-      serializeState: serialize as never,
+    const imported = recordMachine.resolveState({
+      value: { remote: 'released' },
+      context: { id: 'graph', retain, refs: 0, used: false, children: 0, usageCount: 0 },
     });
-    for (const value of Object.values(map)) all.push(value.state as MachineSnapshot);
+    for (const fromState of [undefined, imported]) {
+      const map = getAdjacencyMap(recordMachine, {
+        input: { id: 'graph', retain },
+        events: eventsFor as never,
+        serializeState: serialize as never,
+        ...(fromState ? { fromState: fromState as never } : {}),
+      });
+      for (const value of Object.values(map)) {
+        const state = value.state as MachineSnapshot;
+        const key = serialize(state);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        all.push(state);
+      }
+    }
   }
   return all;
 }

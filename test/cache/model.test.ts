@@ -66,6 +66,8 @@ function modelStepOf(event: ModelEvent): ModelStep {
     CHILD_ADDED: 'childAdded',
     CHILD_REMOVED: 'childRemoved',
     REMOVE: 'remove',
+    // Lazy records come from a registry import; these walks start from a new record and never pull.
+    PULL: 'pull',
   };
   return steps[event.type as RecordEvent['type']];
 }

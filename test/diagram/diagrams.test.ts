@@ -160,7 +160,7 @@ describe('the record diagram', () => {
   });
 
   it('nests compound states, with their initial state and the final state', () => {
-    expect(graph.subgraphs.map((sg) => sg.id)).toEqual(['mutable', 'frozen', 'committed']);
+    expect(graph.subgraphs.map((sg) => sg.id)).toEqual(['mutable', 'frozen', 'committed', 'remote']);
     const frozen = graph.subgraphs.find((sg) => sg.id === 'frozen');
     expect(frozen?.nodeIds).toEqual(expect.arrayContaining(['frozen_held', 'frozen_released']));
     expect(mermaid).toMatch(/state "frozen" as frozen \{[^}]*\[\*\] --> frozen_held/);
@@ -215,12 +215,16 @@ describe('the supervisor diagram', () => {
       'GET',
       'GET_MUTABLE',
       'NEW',
+      'FIND',
       'COMMIT',
       'FINALIZE',
       'CLONE',
       'RELEASE',
       'REMOVE',
       'REMEMBER_SIZE',
+      'REMEMBER_LAYER',
+      'PULL',
+      'IMPORT',
     ];
     expect(self('ready_writable')).toEqual(operations);
     expect(self('ready_readOnly')).toEqual(operations);

@@ -32,6 +32,7 @@ function machineEvent(step: ModelStep, s: Snapshot): MachineEvent | undefined {
     childAdded: { type: 'CHILD_ADDED' },
     childRemoved: { type: 'CHILD_REMOVED' },
     remove: { type: 'REMOVE', reason: 'agree' },
+    pull: { type: 'PULL' },
     ioDone: io ? ({ type: `xstate.done.actor.${io}` } as unknown as MachineEvent) : undefined,
     ioFailed: io ? ({ type: `xstate.error.actor.${io}`, error: new Error('x') } as unknown as MachineEvent) : undefined,
   };
@@ -61,6 +62,9 @@ describe('cacheModel() agrees with the record machine', () => {
         'finalizing',
         'committed.held',
         'committed.released',
+        'remote.held',
+        'remote.released',
+        'pulling',
         'removing',
         'removed',
       ].sort(),

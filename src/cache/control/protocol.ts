@@ -113,6 +113,7 @@ export const WireRecordViewSchema = z
       lastUsedAt: isoDate.optional(),
       usageCount: count,
       parent: z.string().optional(),
+      key: z.string().optional(),
     }),
   })
   .transform((v) => ({
@@ -129,6 +130,7 @@ export const WireRecordViewSchema = z
       lastUsedAt: v.metadata.lastUsedAt,
       usageCount: v.metadata.usageCount,
       parent: v.metadata.parent,
+      key: v.metadata.key,
     },
   }));
 
@@ -144,6 +146,8 @@ export const WireUsageInfoSchema = z.object({
   description: z.string().optional(),
   recordType: z.string(),
   shared: z.boolean(),
+  key: z.string().optional(),
+  remoteSize: z.number().nonnegative().optional(),
 });
 
 export const WireTransitionSchema = z.object({

@@ -25,6 +25,7 @@ export const FILTER_FIELDS = [
   'type',
   'shared',
   'private',
+  'key',
 ] as const;
 
 export type FilterField = (typeof FILTER_FIELDS)[number];
@@ -75,6 +76,8 @@ export function recordLookup(record: RecordSummary): FieldLookup {
         return flag(record.shared);
       case 'private':
         return flag(!record.shared);
+      case 'key':
+        return record.key;
       default:
         return undefined;
     }

@@ -35,6 +35,8 @@ export interface RecordSummary {
   inUse: boolean;
   mutable?: boolean;
   description?: string;
+  /** The record's cache key, when it has one. */
+  key?: string;
 }
 
 export function recordTypeOf(record: RecordSummary): string {

@@ -122,6 +122,12 @@ export class RecordIndex {
     return this.live.get(id)?.meta ?? this.writer.read(id);
   }
 
+  /** The record that holds a cache key now, or undefined; one index read, never a scan. */
+  findKey(key: string): string | undefined {
+    const id = this.writer.keyHolder(key);
+    return id !== undefined && this.has(id) && this.meta(id)?.key === key ? id : undefined;
+  }
+
   liveRecord(id: string): LiveRecord | undefined {
     return this.live.get(id);
   }
@@ -131,6 +137,7 @@ export class RecordIndex {
     const input: RecordInput = { id: meta.id, retain: meta.retain };
     const actor = createActor(this.machine, { input, id: `record:${meta.id}`, ...this.inspection() });
     this.writer.expect(meta.id);
+    if (meta.key !== undefined) this.writer.claimKey(meta.key, meta.id);
     return this.attach(meta, actor, 'creating');
   }
 
@@ -278,7 +285,8 @@ export class RecordIndex {
     const { lastUsedAt, usageCount } = snapshot.context;
     const meta = record.meta;
     // Mutable content has no cached size: what was measured may change (thaw), or was never stored.
-    const dropSize = snapshot.hasTag('mutable') && meta.usage !== undefined;
+    // Nor a layer: an exported digest no longer names content that may change.
+    const dropSize = snapshot.hasTag('mutable') && (meta.usage !== undefined || meta.layer !== undefined);
     const unchanged =
       this.writer.isStored(meta.id) &&
       !dropSize &&
@@ -292,7 +300,10 @@ export class RecordIndex {
       usageCount,
       ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     };
-    if (dropSize) delete next.usage;
+    if (dropSize) {
+      delete next.usage;
+      delete next.layer;
+    }
     record.meta = next;
     void this.writer.put(next);
   }

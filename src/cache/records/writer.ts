@@ -14,6 +14,9 @@ export class RecordWriter {
   /** Metadata written but maybe not yet readable from LMDB. */
   private readonly unflushed = new Map<string, StoredRecord>();
   private readonly writes = new Map<string, Promise<void>>();
+  /** Cache keys of records whose write has not landed (LMDB's key index may not show them yet), both ways. */
+  private readonly unflushedKeys = new Map<string, string>();
+  private readonly keyOfUnflushed = new Map<string, string>();
   /** Records made in this process whose metadata was never written (still `creating`). */
   private readonly unstored = new Set<string>();
 
@@ -44,6 +47,20 @@ export class RecordWriter {
     }
   }
 
+  /**
+   * The record that may hold a cache key: a pending write first, then LMDB's key index. Only a pointer:
+   * the caller checks that the record it names still exists and carries the key.
+   */
+  keyHolder(key: string): string | undefined {
+    return this.unflushedKeys.get(key) ?? this.store.findKey(key);
+  }
+
+  /** Announces the key of a record before its first write, so no second record can take it meanwhile. */
+  claimKey(key: string, id: string): void {
+    this.unflushedKeys.set(key, id);
+    this.keyOfUnflushed.set(id, key);
+  }
+
   /** Records whose stored value failed its schema, reported once each. */
   private readonly corrupt = new Set<string>();
 
@@ -59,12 +76,14 @@ export class RecordWriter {
   put(record: StoredRecord): Promise<void> {
     const { id } = record;
     this.unflushed.set(id, record);
+    if (record.key !== undefined) this.claimKey(record.key, id);
     this.unstored.delete(id);
     return this.track(id, this.store.write([{ put: record }]));
   }
 
   /** Deletes a stored record after its earlier writes; a never-stored one needs nothing. */
   delete(id: string): Promise<void> {
+    this.dropKeyOf(id);
     this.unflushed.delete(id);
     if (this.unstored.delete(id)) return this.durable(id);
     const previous = this.durable(id);
@@ -84,10 +103,18 @@ export class RecordWriter {
     await Promise.allSettled(this.writes.values());
   }
 
+  private dropKeyOf(id: string): void {
+    const key = this.keyOfUnflushed.get(id);
+    if (key === undefined) return;
+    this.keyOfUnflushed.delete(id);
+    if (this.unflushedKeys.get(key) === id) this.unflushedKeys.delete(key);
+  }
+
   private track(id: string, pending: Promise<void>): Promise<void> {
     const write: Promise<void> = pending.finally(() => {
       if (this.writes.get(id) !== write) return;
       this.writes.delete(id);
+      this.dropKeyOf(id);
       this.unflushed.delete(id);
     });
     this.writes.set(id, write);

@@ -7,6 +7,7 @@ import { CacheError } from '../errors.js';
 import { newRecordId, sizeKey } from '../keys.js';
 import type { LiveRecord, RecordIndex } from '../records/record-index.js';
 import { stateFacts } from '../records/rules.js';
+import { importRecords, pullChain } from './exchange-ops.js';
 
 type OpOf<T extends OperationEvent['type']> = Extract<OperationEvent, { type: T }>;
 
@@ -35,6 +36,8 @@ export class Operations {
         return this.acquire(event.id, { type: 'ACQUIRE_MUTABLE' });
       case 'NEW':
         return this.create(event);
+      case 'FIND':
+        return this.find(event.key);
       case 'COMMIT':
         return this.acquire(event.id, { type: 'COMMIT' });
       case 'FINALIZE':
@@ -45,6 +48,12 @@ export class Operations {
         return this.remove(event);
       case 'REMEMBER_SIZE':
         return this.rememberSize(event);
+      case 'REMEMBER_LAYER':
+        return this.rememberLayer(event);
+      case 'PULL':
+        return pullChain(this.index, event.id);
+      case 'IMPORT':
+        return importRecords(this.index, event.records);
     }
   }
 
@@ -71,8 +80,25 @@ export class Operations {
     return id;
   }
 
+  /**
+   * A ref to the record holding `key`, or undefined. Only immutable content is found (frozen, committed,
+   * or known in a registry): a record still being built under the key is not a result yet.
+   */
+  private find(key: string): Promise<string | undefined> | undefined {
+    const id = this.index.findKey(key);
+    if (id === undefined) return undefined;
+    if (!this.index.is(id, 'immutable')) return undefined;
+    return this.acquire(id, { type: 'ACQUIRE' });
+  }
+
   private async create(event: OpOf<'NEW'>): Promise<string> {
     const { parent } = event;
+    const { key } = event.options;
+    // One record per key. Refused rather than moved: the holder may be in use, and a builder that wants
+    // the old result looks the key up first (as BuildKit's solver does before it runs a step).
+    const holder = key === undefined ? undefined : this.index.findKey(key);
+    if (holder !== undefined)
+      throw new CacheError('INVALID', `new: cache key ${quoteId(key!)} already belongs to record ${holder}`);
     if (parent !== null) {
       const parentRecord = this.index.liveRecord(parent);
       if (!parentRecord || parentRecord.actor.getSnapshot().context.refs === 0)
@@ -90,6 +116,7 @@ export class Operations {
       retain: event.options.retain ?? false,
       ...(event.options.description === undefined ? {} : { description: event.options.description }),
       recordType: event.options.recordType ?? 'regular',
+      ...(key === undefined ? {} : { key }),
       createdAt: this.now(),
       usageCount: 0,
     };
@@ -138,6 +165,13 @@ export class Operations {
       throw new CacheError('INVALID', `remove: the snapshot of record ${record.meta.id} could not be removed`, {
         cause: failure.error,
       });
+  }
+
+  /** Keeps where a committed record's layer is in a registry, so the next export needs no tar. */
+  private rememberLayer(event: OpOf<'REMEMBER_LAYER'>): Promise<void> | undefined {
+    const state = this.index.stateOf(event.id);
+    if (state === undefined || stateFacts(state).tags.has('mutable')) return undefined;
+    return this.index.updateMeta(event.id, (m) => ({ ...m, layer: { ...event.layer } }));
   }
 
   /** Keeps a computed size of immutable content, unless the record's content changed meanwhile. */
