@@ -108,9 +108,7 @@ describe('transitionCoverage', () => {
     const report = coverage.report();
     coverage.stop();
     console.log(`record machine transitions taken by the kit's directed run:\n${report.table()}`);
-    expect(report.missed.map((t) => `${t.from} --${t.event}--> ${t.to}`).sort()).toEqual(
-      [...NEEDS_REGISTRY].sort(),
-    );
+    expect(report.missed.map((t) => `${t.from} --${t.event}--> ${t.to}`).sort()).toEqual([...NEEDS_REGISTRY].sort());
     expect(report.unknown).toEqual([]);
     expect(faulty.injected.map((i) => `${i.method}:${i.fault}`)).toEqual(
       expect.arrayContaining(['commit:ENOSPC', 'prepare:ENOSPC', 'commit:delay']),
