@@ -49,7 +49,7 @@ export interface CacheModel {
   pruneCandidates(): string[];
   /** Applies a prune of everything unused; returns the ids it removed. */
   prune(): string[];
-  /** A restart: every ref is gone; held records rest as their unheld kin, unretained mutables are gone. */
+  /** A restart: every ref is gone; held records rest as their unheld kin; unretained mutables and failed removals go. */
   restart(): void;
 }
 
@@ -183,7 +183,8 @@ export function cacheModel(): CacheModel {
     restart() {
       refs.clear();
       for (const r of [...records.values()]) {
-        if (r.state === 'mutable.held' && !r.retain) {
+        // Start-up finishes what was being removed, a removal that failed included.
+        if ((r.state === 'mutable.held' && !r.retain) || r.state === 'removalFailed') {
           records.set(r.id, { ...r, state: 'removed' });
           childGone(r);
           continue;

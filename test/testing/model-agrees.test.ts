@@ -62,6 +62,7 @@ describe('cacheModel() agrees with the record machine', () => {
         'committed.held',
         'committed.released',
         'removing',
+        'removalFailed',
         'removed',
       ].sort(),
     );

@@ -13,6 +13,7 @@
     'committed.held',
     'committed.released',
     'removing',
+    'removalFailed',
     'removed',
   ];
 
