@@ -15,13 +15,17 @@ export type SnapshotterChoice =
   | { kind: 'containerd'; containerd: ContainerdSnapshotterOptions }
   | { kind: 'custom'; snapshotter: Snapshotter };
 
-/** Opens the chosen snapshotter; a built-in one keeps its files under `dir`. */
-export async function openSnapshotter(choice: SnapshotterChoice, dir: string): Promise<Snapshotter> {
+/** Opens the chosen snapshotter; a built-in one keeps its files under `dir`. A reader never probes. */
+export async function openSnapshotter(
+  choice: SnapshotterChoice,
+  dir: string,
+  options: { readOnly: boolean } = { readOnly: false },
+): Promise<Snapshotter> {
   switch (choice.kind) {
     case 'native':
       return NativeSnapshotter.open(dir);
     case 'overlay':
-      return OverlaySnapshotter.open(dir);
+      return OverlaySnapshotter.open(dir, { probe: !options.readOnly });
     case 'containerd': {
       // Loaded on demand: gRPC is a large CommonJS library that only containerd roots need.
       const { ContainerdSnapshotter } = await import('../snapshot/containerd/containerd-snapshotter.js');

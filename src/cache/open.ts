@@ -179,7 +179,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       const choice = await snapshotterChoice(store, opts.root, opts.snapshotter);
       if (choice.kind === 'overlay') refuseOverlayRoot(opts.root);
       ownSnapshotter = choice.kind !== 'custom';
-      snapshotter = await openSnapshotter(choice, join(opts.root, 'snapshots'));
+      snapshotter = await openSnapshotter(choice, join(opts.root, 'snapshots'), { readOnly: opts.readOnly });
       if (!opts.readOnly) tightenRoot(opts.root);
       const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.

@@ -159,9 +159,12 @@ export async function reconcile(
       snapshots: [...snapshots.keys()].filter((k) => parseSnapshotKey(k)?.role !== 'view').length,
       orphanSnapshots: unvouched.length,
       lostRecords: lost.length,
+      // Roots from before the mark existed count as established once they hold records.
+      established: store.established || records.size + corruptIds.size > 0,
     });
     if (problem !== undefined) throw recoveryError(options.root, problem);
   }
+  await store.establish();
   // Half-made or half-removed snapshot directories from a crash go next (the snapshotter refuses
   // to delete more than a crash leaves, too).
   await snapshotter.cleanup?.();

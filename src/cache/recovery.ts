@@ -29,13 +29,18 @@ export interface Disagreement {
   orphanSnapshots: number;
   /** Records start-up would drop because their snapshot (or their parent) is gone. */
   lostRecords: number;
+  /**
+   * Whether the store was accepted by an earlier start-up. An established store with no records is
+   * just empty (a crashed owner may have left a few half-made snapshots); a new one beside data was lost.
+   */
+  established: boolean;
 }
 
 const tooMany = (n: number, total: number) => n > FEW && n > total * SHARE;
 
 /** Why the repairs must not run unattended, or undefined when they are what a crash leaves. */
 export function needsRecovery(d: Disagreement): string | undefined {
-  if (d.records === 0 && d.snapshots > 0)
+  if (d.records === 0 && d.snapshots > 0 && !d.established)
     return `the cache metadata has no records but the snapshotter holds ${d.snapshots} snapshots`;
   if (d.snapshots === 0 && d.lostRecords > 0)
     return `the snapshotter holds no snapshots but ${d.lostRecords} of ${d.records} records need one`;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { RECORD_STATES } from '../../machines/record.machine.js';
 
 /** A file the page loads, read once when the server starts. */
 export interface Asset {
@@ -12,9 +13,16 @@ const FILES: Record<string, string> = {
   '/style.css': 'text/css; charset=utf-8',
 };
 
-/** The page's HTML with the token written into its asset and API links (hex, so no escaping needed). */
+/**
+ * The page's HTML with the token written into its asset and API links (hex, so no escaping needed)
+ * and the record machine's states, in its order, for the filter and the counts: the page keeps no
+ * list of its own that could fall behind the machine.
+ */
 export function pageHtml(token: string): string {
-  return readFileSync(new URL('./assets/index.html', import.meta.url), 'utf8').replaceAll('{{TOKEN}}', token);
+  const states = JSON.stringify(RECORD_STATES).replaceAll('"', '&quot;');
+  return readFileSync(new URL('./assets/index.html', import.meta.url), 'utf8')
+    .replaceAll('{{TOKEN}}', token)
+    .replace('{{STATES}}', states);
 }
 
 /**

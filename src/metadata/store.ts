@@ -13,6 +13,11 @@ export interface CorruptEntry {
 }
 
 const VERSION_KEY = 'schemaVersion';
+/**
+ * Set once a start-up has accepted the store as the root's own. Its absence is what tells a store
+ * that was lost (deleted, replaced) from one that merely holds no records right now.
+ */
+const ESTABLISHED_KEY = 'established';
 
 /**
  * Record metadata in LMDB: one entry per record, every value checked by zod on
@@ -118,6 +123,16 @@ export class MetadataStore {
   async putSetting(key: string, value: unknown): Promise<void> {
     if (this.readOnly) throw this.readOnlyError(`setting ${key}`);
     await this.settings.put(key, value);
+  }
+
+  /** Whether an earlier start-up accepted this store; a lost and recreated one has not. */
+  get established(): boolean {
+    return this.settings.get(ESTABLISHED_KEY) === true;
+  }
+
+  /** Marks the store as the root's own; durable when it resolves. */
+  async establish(): Promise<void> {
+    if (!this.established) await this.putSetting(ESTABLISHED_KEY, true);
   }
 
   /** Reads from now on see the latest commit, including other processes' (lmdb-js may keep an older snapshot). */

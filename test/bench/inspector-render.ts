@@ -3,13 +3,14 @@
  * static pages of the same rows measured in the same run, in the same browser.
  * Run: npm run bench:inspector [-- --records 100000 --rounds 3]
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
+import { chromiumMissing, launchChromium } from '../inspector/chromium.js';
 import { openCacheManager, serveInspector, type CacheManager } from '../../src/index.js';
 import type { RecordRow } from '../../src/inspector/rows.js';
 import { median } from './report.js';
@@ -24,11 +25,11 @@ const { values } = parseArgs({
 const RECORDS = Number(values.records);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
-const CHROMIUM = '/usr/bin/chromium';
 const FIRST_PAGE = 50;
 
-if (!existsSync(CHROMIUM)) {
-  console.log(`inspector-render: skipped, ${CHROMIUM} is missing (apt-get install chromium)`);
+const missing = chromiumMissing();
+if (missing) {
+  console.log(`inspector-render: skipped, ${missing}`);
   process.exit(0);
 }
 
@@ -107,21 +108,7 @@ try {
     .unsubscribe();
   const statics = await staticServer({ '/first': tableHtml(rows.slice(0, FIRST_PAGE)), '/all': tableHtml(rows) });
   const inspector = await serveInspector(cm);
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: profile,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium(profile);
 
   const firstRows = `document.querySelectorAll('.vt-row:not([hidden])').length >= 10`;
   const allLoaded = `document.getElementById('shown')?.textContent === '${RECORDS.toLocaleString('en-US')} records'`;

@@ -65,6 +65,8 @@ describe.each(SNAPSHOTTERS)('a read-only manager ($kind)', ({ kind, skip }) => {
     await layer.release();
     await baseRef.release();
     await owner.close();
+    // A file where the overlay probe would make its directory: probing (a write and a mount) would fail or delete it.
+    writeFileSync(join(root, 'snapshots', 'probe'), 'a reader must not probe');
     const before = fingerprint(root);
 
     const ro: CacheManager = await openCacheManager({

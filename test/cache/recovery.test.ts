@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { activeKey, newRecordId } from '../../src/cache/keys.js';
 import { MetadataStore } from '../../src/metadata/store.js';
+import { NativeSnapshotter } from '../../src/snapshot/index.js';
 import { type CacheManager, isCacheError, openCacheManager } from '../../src/index.js';
 import { cacheFixture } from './helpers.js';
 
@@ -146,6 +148,34 @@ describe('start-up never deletes what it cannot prove orphaned', () => {
     const cm = await fx.open(root);
     expect(cm.startup.repairs.map((r) => r.action)).toEqual(['removed-orphan-snapshot', 'removed-orphan-snapshot']);
     expect(snapshotDirs(root)).toHaveLength(28);
+  });
+
+  /** Snapshots as an owner killed between a prepare and its record's first write leaves them. */
+  async function halfMadeSnapshots(root: string, n: number): Promise<void> {
+    const sn = await NativeSnapshotter.open(join(root, 'snapshots'));
+    for (let i = 0; i < n; i++) await sn.prepare(activeKey(newRecordId()));
+    await sn.close();
+  }
+
+  it('an empty root whose owner died preparing its first records opens and removes the half-made snapshots', async () => {
+    const root = fx.root();
+    await (await fx.open(root)).close();
+    await halfMadeSnapshots(root, 2);
+    const cm = await fx.open(root);
+    expect(cm.startup.repairs.map((r) => r.action)).toEqual(['removed-orphan-snapshot', 'removed-orphan-snapshot']);
+    expect(snapshotDirs(root)).toEqual([]);
+  });
+
+  it('a lost store beside a few snapshots still stops and asks, on every open', async () => {
+    const root = fx.root();
+    await (await fx.open(root)).close();
+    await halfMadeSnapshots(root, 2);
+    rmSync(join(root, 'metadata', 'data.mdb'));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const err = await fx.open(root).catch((e: unknown) => e);
+      expect(isCacheError(err, 'NEEDS_RECOVERY')).toBe(true);
+      expect(snapshotDirs(root)).toHaveLength(2);
+    }
   });
 
   it('cachekit recover --mode rebuild-metadata does the same from the command line', async () => {

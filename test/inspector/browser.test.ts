@@ -1,16 +1,22 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chromiumMissing, launchChromium } from './chromium.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCacheManager, serveInspector, type CacheManager, type InspectorServer } from '../../src/index.js';
+import {
+  RECORD_STATES,
+  openCacheManager,
+  serveInspector,
+  type CacheManager,
+  type InspectorServer,
+} from '../../src/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = join(import.meta.dirname, '../../docs/inspector.png');
-const skipReason = existsSync(CHROMIUM)
-  ? undefined
-  : `${CHROMIUM} is missing (apt-get install chromium); the browser test needs a real browser`;
+/** The README's picture is refreshed on request only (`npm run docs:screenshot`), so a test run leaves docs alone. */
+const UPDATE_SCREENSHOT = process.env.CACHEKIT_UPDATE_SCREENSHOT === '1';
+const missing = chromiumMissing();
+const skipReason = missing && `${missing}; the browser test needs a real browser`;
 if (skipReason) console.warn(`inspector browser test skipped: ${skipReason}`);
 
 /** A functional deadline for the page to show a change, not a performance assertion. */
@@ -29,21 +35,7 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     profile = mkdtempSync(join(tmpdir(), 'cachekit-chromium-'));
     cm = await openCacheManager({ root, snapshotter: 'native' });
     server = await serveInspector(cm);
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: profile,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
     await page.setViewport({ width: 1440, height: 1100 });
   });
@@ -80,6 +72,9 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     const res = await page.goto(server.url);
     expect(res?.status()).toBe(200);
     await page.waitForFunction(`document.getElementById('conn')?.dataset.state === 'live'`, { timeout: 5000 });
+    // The state filter offers the record machine's states, in the machine's order.
+    const options = await page.evaluate(`[...document.querySelectorAll('#state-filter option')].map((o) => o.value)`);
+    expect((options as string[]).filter((o) => o !== '')).toEqual([...RECORD_STATES]);
 
     const mut = await cm.new(null, { description: 'followed by the browser test' });
     await rowState(mut.id, 'mutable.held');
@@ -131,9 +126,12 @@ describe.skipIf(skipReason !== undefined)('inspector in a real browser', () => {
     await page.click(`.vt-row[data-id="${base.id}"]`);
     await detailState('committed.held');
     await page.waitForFunction(`document.querySelectorAll('#history tr').length >= 4`, { timeout: 5000 });
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
-    expect(existsSync(SCREENSHOT)).toBe(true);
+    const screenshot = UPDATE_SCREENSHOT
+      ? join(import.meta.dirname, '../../docs/inspector.png')
+      : join(profile, 'inspector.png');
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot as `${string}.png`, fullPage: true });
+    expect(statSync(screenshot).size).toBeGreaterThan(10_000);
     for (const h of held) await h.release();
   });
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SnapshotError } from '../../src/snapshot/errors.js';
+import type { SnapshotError } from '../../src/snapshot/errors.js';
 import { committed, expectCode, listAll, names, useHarness, useMounts, type SnapshotterFactory } from './helpers.js';
 
 /** GNU du's count for a directory tree: `-B1` for allocated bytes, `--inodes` for inodes. */

@@ -3,19 +3,8 @@
   const token = new URLSearchParams(location.search).get('token') ?? '';
   const api = (path, params = {}) => `${path}?${new URLSearchParams({ ...params, token })}`;
   const $ = (id) => document.getElementById(id);
-  const STATES = [
-    'creating',
-    'mutable.held',
-    'mutable.idle',
-    'frozen.held',
-    'frozen.released',
-    'finalizing',
-    'committed.held',
-    'committed.released',
-    'removing',
-    'removalFailed',
-    'removed',
-  ];
+  // The record machine's states, written into the page by the server (src/inspector/assets.ts).
+  const STATES = JSON.parse(document.body.dataset.states);
 
   const formatSize = (n) => {
     if (n === null || n === undefined) return '–';

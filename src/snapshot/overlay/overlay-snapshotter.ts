@@ -15,8 +15,14 @@ const OVERLAY_OPTIONS = ['index=on'];
 
 /** Mounts a tiny overlay under `dir`; resolves with undefined when it works, else the kernel's reason. */
 export async function probeOverlay(dir: string): Promise<string | undefined> {
-  await mkdir(dir, { recursive: true });
-  const probe = await mkdtemp(join(dir, 'overlay-probe-'));
+  let probe: string;
+  try {
+    await mkdir(dir, { recursive: true });
+    probe = await mkdtemp(join(dir, 'overlay-probe-'));
+  } catch (err) {
+    // Where the probe cannot even make its directories (a file in the way, no space), overlay is not usable either.
+    return `cannot prepare the test mount under ${dir}: ${(err as Error).message}`;
+  }
   try {
     for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(probe, d));
     const target = join(probe, 'merged');
@@ -68,17 +74,23 @@ async function exists(path: string): Promise<boolean> {
  * a `work` dir under `<root>/snapshots/<id>`. Usage counts only the own layer.
  */
 export class OverlaySnapshotter extends SnapshotterCore {
-  static async open(root: string): Promise<OverlaySnapshotter> {
-    const reason = await probeOverlay(join(root, 'probe'));
-    if (reason !== undefined) {
-      throw new SnapshotError(
-        'FAILED_PRECONDITION',
-        'open',
-        root,
-        `overlayfs is not usable here (test mount refused): ${reason}`,
-      );
+  /**
+   * `probe: false` skips the test mount, for readers of a root whose owner already proved overlayfs
+   * works: the probe writes and mounts under the root, which a read-only open must never do.
+   */
+  static async open(root: string, options: { probe?: boolean } = {}): Promise<OverlaySnapshotter> {
+    if (options.probe !== false) {
+      const reason = await probeOverlay(join(root, 'probe'));
+      if (reason !== undefined) {
+        throw new SnapshotError(
+          'FAILED_PRECONDITION',
+          'open',
+          root,
+          `overlayfs is not usable here (test mount refused): ${reason}`,
+        );
+      }
+      await rm(join(root, 'probe'), { recursive: true, force: true });
     }
-    await rm(join(root, 'probe'), { recursive: true, force: true });
     const store = await SnapshotterCore.openStore(root);
     let self: OverlaySnapshotter | undefined;
     const driver: SnapshotDriver = {
