@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, tap, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCacheError, isSnapshotError, NativeSnapshotter } from '../../src/index.js';
 import { type FaultRule, faultySnapshotter, testCache } from '../../src/testing/index.js';
@@ -87,6 +87,26 @@ describe('a removal whose snapshot stays on disk', () => {
     const pruned = await lastValueFrom(cm.prune({ all: true }).pipe(toArray()));
     expect(pruned.map((r) => r.id)).toEqual([id]);
     expect(cm.status().records).toBe(0);
+  });
+
+  it('does not stop a prune: the others go, and the prune then fails naming the one that stayed', async () => {
+    const { cache, faulty } = await faultyCache();
+    await using _ = cache;
+    const { cm } = cache;
+    const stuck = await committedRecord(cache);
+    const other = await committedRecord(cache);
+    faulty.replan({ rules: [{ ...failingRemove(), key: new RegExp(`^committed/${stuck}$`) }] });
+    const removed: string[] = [];
+    const err = await lastValueFrom(cm.prune({ all: true }).pipe(tap((r) => removed.push(r.id))))
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    // Only what really went is reported as pruned (and counted as freed).
+    expect(removed).toEqual([other]);
+    expect(isCacheError(err, 'INVALID'), String(err)).toBe(true);
+    expect((err as Error).message).toContain(stuck);
+    expect((err as Error).message).not.toContain(other);
+    expect(cm.describe(stuck).state).toBe('removalFailed');
+    expect(() => cm.describe(other)).toThrow(/not found/);
   });
 
   it('is finished by the next start-up', async () => {
