@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCacheError, openCacheManager } from '../../src/index.js';
-import { cacheFixture, SNAPSHOTTERS } from './helpers.js';
+import { cacheFixture, LOCAL_SNAPSHOTTERS } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/make-root.ts');
 
@@ -20,7 +20,10 @@ function modes(root: string): { path: string; dir: boolean; mode: number }[] {
   return out;
 }
 
-for (const { kind, skip } of SNAPSHOTTERS)
+// containerd keeps its snapshots in its own root, with its own modes: what is checked here is ours to set.
+console.warn('permissions (containerd) not run: its snapshot files are made and owned by containerd');
+
+for (const { kind, skip } of LOCAL_SNAPSHOTTERS)
   describe.skipIf(skip)(`permissions (${kind})`, () => {
     const fx = cacheFixture(kind);
 

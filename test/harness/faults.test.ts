@@ -19,7 +19,7 @@ import {
   type UsageInfo,
 } from '../../src/index.js';
 import { NativeSnapshotter, OverlaySnapshotter } from '../../src/snapshot/index.js';
-import { SNAPSHOTTERS } from '../cache/helpers.js';
+import { LOCAL_SNAPSHOTTERS as SNAPSHOTTERS } from '../cache/helpers.js';
 import { describeError } from './check-root.js';
 import { FaultySnapshotter, type InjectedFault, type FaultCode, type FaultMethod, type FaultWhen } from './faulty.js';
 

@@ -17,7 +17,10 @@ export interface KillRunOptions {
   kills: number;
   /** Cycles on one root before a fresh one. */
   cyclesPerRoot?: number;
-  /** Kill this many ms after the owner is ready (a share of kills land during start-up instead). */
+  /**
+   * Kill this many ms after the owner is ready and has acknowledged a seeded number (0-39) of
+   * operations (a share of kills land during start-up instead).
+   */
   delay?: [number, number];
   onCycle?: (cycle: CycleResult) => void;
 }
@@ -79,6 +82,8 @@ export async function runKillCycles(opts: KillRunOptions): Promise<KillRunSummar
       const seed = Math.floor(random() * 2 ** 31);
       const delayMs = Math.round(lo + random() * (hi - lo));
       const duringStart = random() < 0.15;
+      // Progress first, then time: on a loaded machine a kill at a fixed delay would land before any work.
+      const afterAcks = Math.floor(random() * 40);
       const acksPath = join(base, `acks-${cycle}.jsonl`);
       const selfExit = await runAndKill(
         root,
@@ -88,6 +93,7 @@ export async function runKillCycles(opts: KillRunOptions): Promise<KillRunSummar
         acksPath,
         delayMs,
         duringStart,
+        afterAcks,
       );
       let log = '';
       try {
@@ -131,6 +137,7 @@ function runAndKill(
   acks: string,
   delayMs: number,
   duringStart: boolean,
+  afterAcks: number,
 ): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [workloadScript(), root, kind, String(seed), String(lanes), acks], {
@@ -142,8 +149,13 @@ function runAndKill(
       timer ??= setTimeout(() => child.kill('SIGKILL'), delayMs);
     };
     if (duringStart) arm();
+    let ready = false;
+    let acked = 0;
     child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) arm();
+      const text = d.toString();
+      ready ||= text.includes('ready');
+      for (const c of text) if (c === '.') acked++;
+      if (ready && acked >= afterAcks) arm();
     });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();

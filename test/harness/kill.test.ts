@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCacheError, openCacheManager } from '../../src/index.js';
-import { SNAPSHOTTERS } from '../cache/helpers.js';
+import { LOCAL_SNAPSHOTTERS as SNAPSHOTTERS } from '../cache/helpers.js';
 import { describeError, mountsUnder } from './check-root.js';
 import { removeRoot, runKillCycles } from './kill-cycles.js';
 

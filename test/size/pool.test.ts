@@ -8,10 +8,12 @@ import { manySmallFiles, tempDir } from './fixtures.js';
 const tmp = tempDir('pool');
 let dirs: string[] = [];
 const ENTRIES = 40 * 1000 + 40 + 1;
+/** Making and deleting 40,000 files on a loaded shared disk can take minutes: a deadline, not a measurement. */
+const FILE_WORK = 300_000;
 beforeAll(() => {
   dirs = manySmallFiles(tmp.path, 40, 1000);
-});
-afterAll(() => tmp.remove());
+}, FILE_WORK);
+afterAll(() => tmp.remove(), FILE_WORK);
 
 async function waitFor(predicate: () => boolean): Promise<void> {
   while (!predicate()) await sleep(1);

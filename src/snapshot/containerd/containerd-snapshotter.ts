@@ -1,29 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { walkFilter } from '../core.js';
-import { SnapshotError } from '../errors.js';
+import { isSnapshotError, isSnapshotUnavailable, SnapshotError } from '../errors.js';
 import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from '../types.js';
 import { normalizeLabels, validateKey } from '../validate.js';
 import { hasGrpcCode, toSnapshotError } from './grpc-errors.js';
-import {
-  type CachekitLease,
-  heldLeaseId,
-  heldLeaseLabels,
-  isTransientLeaseId,
-  LABEL_GC_EXPIRE,
-  LABEL_SNAPSHOTTER,
-  LEASE_ID_PREFIX,
-  snapshotResourceType,
-  transientLeaseId,
-  transientLeaseLabels,
-} from './leases.js';
-import {
-  type CallOptions,
-  ContainerdRpc,
-  GrpcStatus,
-  type ProtoInfo,
-  type ProtoMount,
-  timestampToDate,
-} from './rpc.js';
+import { type CachekitLease, heldLeaseId, LEASE_ID_PREFIX } from './leases.js';
+import { type CallOptions, ContainerdRpc, GrpcStatus, type ProtoInfo, type ProtoMount } from './rpc.js';
 
 import {
   type ContainerdSnapshotterOptions,
@@ -31,6 +13,8 @@ import {
   type ResolvedContainerdOptions,
 } from './options.js';
 import { KINDS, toInfo, toMounts } from './convert.js';
+import { AbandonedKeys } from './abandoned.js';
+import { LeaseKeeper } from './lease-keeper.js';
 
 export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions } from './options.js';
 
@@ -43,13 +27,17 @@ export { containerdSnapshotterOptionsSchema, type ContainerdSnapshotterOptions }
 export class ContainerdSnapshotter implements Snapshotter {
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
-  private readonly resourceType: string;
+  /** Removals containerd could not be told of, retried before the next removal (abandoned.ts). */
+  private readonly abandoned = new AbandonedKeys();
+  /** Active key -> name of a commit that got no answer (see committedUnanswered). */
+  private readonly unanswered = new Map<string, string>();
+  private readonly leases: LeaseKeeper;
 
   private constructor(
     private readonly rpc: ContainerdRpc,
     readonly options: Readonly<ResolvedContainerdOptions>,
   ) {
-    this.resourceType = snapshotResourceType(options.snapshotter);
+    this.leases = new LeaseKeeper(rpc, options, (extra) => this.callOptions(extra));
   }
 
   /** Connects and checks that the daemon answers and has the snapshotter; UNAVAILABLE when it is down. */
@@ -88,60 +76,6 @@ export class ContainerdSnapshotter implements Snapshotter {
     return p;
   }
 
-  private async createLease(id: string, labels: Record<string, string>, op: string, key: string): Promise<void> {
-    try {
-      await this.rpc.lease('Create', { id, labels }, this.callOptions());
-    } catch (err) {
-      throw toSnapshotError(err, op, key, `creating lease ${id}`);
-    }
-  }
-
-  /** Deletes a lease; a lease that is already gone is fine. With sync, containerd's GC runs first. */
-  private async deleteLease(id: string, sync = false): Promise<void> {
-    try {
-      const timeoutMs = sync ? this.options.gcTimeoutMs : this.options.timeoutMs;
-      await this.rpc.lease('Delete', { id, sync }, this.callOptions({ timeoutMs }));
-    } catch (err) {
-      if (!hasGrpcCode(err, GrpcStatus.NOT_FOUND)) throw err;
-    }
-  }
-
-  /** Best effort: an undeleted transient lease expires by itself. */
-  private dropTransient(id: string): Promise<void> {
-    return this.deleteLease(id).catch(() => undefined);
-  }
-
-  /** Puts `key` in its permanent lease; a lease left by a crash is reused. */
-  private async hold(op: string, key: string): Promise<void> {
-    const id = heldLeaseId(this.options.snapshotter, key);
-    try {
-      await this.rpc.lease(
-        'Create',
-        { id, labels: heldLeaseLabels(this.options.snapshotter, new Date()) },
-        this.callOptions(),
-      );
-    } catch (err) {
-      if (!hasGrpcCode(err, GrpcStatus.ALREADY_EXISTS)) throw toSnapshotError(err, op, key, `creating lease ${id}`);
-    }
-    try {
-      await this.rpc.lease('AddResource', { id, resource: { id: key, type: this.resourceType } }, this.callOptions());
-    } catch (err) {
-      throw toSnapshotError(err, op, key, `adding the snapshot to lease ${id}`);
-    }
-  }
-
-  /** Runs fn under a new transient lease (see leases.ts); the lease is dropped afterwards whatever happens. */
-  private async underTransientLease<T>(op: string, key: string, fn: (lease: string) => Promise<T>): Promise<T> {
-    const lease = transientLeaseId();
-    const labels = transientLeaseLabels(this.options.snapshotter, op, new Date(), this.options.transientLeaseTtlMs);
-    await this.createLease(lease, labels, op, key);
-    try {
-      return await fn(lease);
-    } finally {
-      await this.dropTransient(lease);
-    }
-  }
-
   private create(
     op: 'prepare' | 'view',
     key: string,
@@ -154,24 +88,29 @@ export class ContainerdSnapshotter implements Snapshotter {
       if (parentName !== '') validateKey(op, 'parent', parentName);
       const labels = normalizeLabels(op, key, options?.labels);
       const context = parentName === '' ? undefined : `parent ${JSON.stringify(parentName)}`;
-      return this.underTransientLease(op, key, async (lease) => {
+      return this.leases.underTransient(op, key, async (lease) => {
         let mounts: ProtoMount[];
         try {
           const req = { snapshotter: this.options.snapshotter, key, parent: parentName, labels };
           const res = await this.rpc.snapshot(op === 'prepare' ? 'Prepare' : 'View', req, this.callOptions({ lease }));
           mounts = res.mounts;
         } catch (err) {
-          throw toSnapshotError(err, op, key, context);
+          const failure = toSnapshotError(err, op, key, context);
+          // No answer: containerd may have made it.
+          if (isSnapshotUnavailable(failure)) this.abandoned.add(key);
+          throw failure;
         }
         try {
-          await this.hold(op, key);
+          await this.leases.hold(op, key);
         } catch (err) {
-          // Not held: undo, so a retry can use the key; if the daemon is gone, the transient lease expires instead.
-          await this.rpc
-            .snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions())
-            .catch(() => undefined);
+          // Not held: undo, so a retry can use the key; if the daemon is gone, a later removal retries.
+          await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions()).then(
+            () => this.abandoned.forget(key),
+            () => this.abandoned.add(key),
+          );
           throw err;
         }
+        this.abandoned.forget(key);
         return toMounts(mounts);
       });
     });
@@ -190,19 +129,69 @@ export class ContainerdSnapshotter implements Snapshotter {
       validateKey('commit', 'key', key);
       validateKey('commit', 'name', name);
       const labels = normalizeLabels('commit', name, options?.labels);
-      await this.underTransientLease('commit', key, async (lease) => {
-        try {
-          const req = { snapshotter: this.options.snapshotter, name, key, labels };
-          await this.rpc.snapshot('Commit', req, this.callOptions({ lease }));
-        } catch (err) {
-          throw await this.explainCommitFailure(err, name, key);
+      // The committed snapshot is the active one's content under a new name: it must be held from the
+      // moment it exists. containerd adds a new snapshot to the lease the call carries in the same
+      // transaction, so Commit runs under the name's own permanent lease. A lost answer (daemon
+      // restarted, deadline) or a kill afterwards can never leave the content to GC.
+      const held = heldLeaseId(this.options.snapshotter, name);
+      const made = await this.leases.createHeld(held, 'commit', name);
+      try {
+        const req = { snapshotter: this.options.snapshotter, name, key, labels };
+        await this.rpc.snapshot('Commit', req, this.callOptions({ lease: held }));
+      } catch (err) {
+        const failure = await this.explainCommitFailure(err, name, key);
+        const tookEffect = isSnapshotUnavailable(failure)
+          ? await this.settleUnanswered(name, key)
+          : await this.committedUnanswered(failure, name, key);
+        if (!tookEffect) {
+          if (isSnapshotUnavailable(failure)) this.unanswered.set(key, name);
+          // Only a lease this call made, for a commit containerd surely refused, is taken back; after
+          // an unknown outcome it stays, and start-up releases it if it holds nothing.
+          else if (made && isSnapshotError(failure)) await this.leases.drop(held);
+          throw failure;
         }
-        // The committed snapshot is held by the transient lease until this succeeds.
-        await this.hold('commit', name);
-        // The active snapshot no longer exists, so its lease holds nothing.
-        await this.deleteLease(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
-      });
+      }
+      this.unanswered.delete(key);
+      this.abandoned.forget(name);
+      this.abandoned.forget(key);
+      // The active snapshot no longer exists, so its lease holds nothing.
+      await this.leases.delete(heldLeaseId(this.options.snapshotter, key)).catch(() => undefined);
     });
+  }
+
+  /**
+   * A commit that got no answer may have happened. For as long as one call's deadline, containerd is
+   * asked once it answers again: the name is committed (true) or it is not (false). Still unknown
+   * when the time is up: false, and a retry of the commit settles it (committedUnanswered).
+   */
+  private async settleUnanswered(name: string, key: string): Promise<boolean> {
+    const until = Date.now() + this.options.timeoutMs;
+    while (Date.now() < until) {
+      try {
+        const req = { snapshotter: this.options.snapshotter, key: name };
+        return (await this.rpc.snapshot('Stat', req, this.callOptions())).info.kind === 'COMMITTED';
+      } catch (err) {
+        if (hasGrpcCode(err, GrpcStatus.NOT_FOUND)) return false;
+        if (!isSnapshotUnavailable(toSnapshotError(err, 'commit', key))) return false;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A commit whose answer was lost (daemon restarted, deadline) may have happened. Asked again for
+   * the same name, containerd no longer finds the active key: if the name is then a committed
+   * snapshot, the earlier call took effect and this one succeeds, so the caller can retry a commit.
+   */
+  private async committedUnanswered(failure: unknown, name: string, key: string): Promise<boolean> {
+    if (!isSnapshotError(failure, 'NOT_FOUND') || this.unanswered.get(key) !== name) return false;
+    const req = { snapshotter: this.options.snapshotter, key: name };
+    const info = await this.rpc.snapshot('Stat', req, this.callOptions()).then(
+      (res) => res.info,
+      () => undefined,
+    );
+    return info?.kind === 'COMMITTED';
   }
 
   /**
@@ -229,15 +218,30 @@ export class ContainerdSnapshotter implements Snapshotter {
   remove(key: string): Promise<void> {
     return this.run('remove', key, async () => {
       validateKey('remove', 'key', key);
+      // Asked for again: this call's answer is the one that counts.
+      this.abandoned.forget(key);
+      if (this.abandoned.size > 0) await this.abandoned.retry((k) => this.removeNow(k, false));
       try {
-        await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+        await this.removeNow(key, true);
       } catch (err) {
-        throw toSnapshotError(err, 'remove', key);
+        if (isSnapshotUnavailable(err)) this.abandoned.add(key);
+        throw err;
       }
-      // The snapshot is gone from containerd's metadata; a sync delete lets GC free its storage now.
-      // If that fails the lease holds nothing and containerd's scheduled GC frees the storage later.
-      await this.deleteLease(heldLeaseId(this.options.snapshotter, key), true).catch(() => undefined);
     });
+  }
+
+  /**
+   * Snapshots.Remove, then the snapshot's permanent lease. With `sync` containerd's GC frees the
+   * storage before this resolves; if deleting the lease fails, it holds nothing, and the scheduled GC
+   * frees the storage later (start-up releases the lease).
+   */
+  private async removeNow(key: string, sync: boolean): Promise<void> {
+    try {
+      await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+    } catch (err) {
+      throw toSnapshotError(err, 'remove', key);
+    }
+    await this.leases.delete(heldLeaseId(this.options.snapshotter, key), sync).catch(() => undefined);
   }
 
   stat(key: string): Promise<Info> {
@@ -344,56 +348,13 @@ export class ContainerdSnapshotter implements Snapshotter {
       } catch (err) {
         if (!hasGrpcCode(err, GrpcStatus.UNIMPLEMENTED)) throw toSnapshotError(err, 'cleanup', undefined);
       }
-      await this.collectGarbage();
+      await this.leases.collectGarbage();
     });
   }
 
-  /** Runs containerd's GC now (synchronously) and asks the snapshotter to delete its leftovers. */
-  private async collectGarbage(): Promise<void> {
-    const lease = transientLeaseId();
-    const labels = transientLeaseLabels(
-      this.options.snapshotter,
-      'cleanup',
-      new Date(),
-      this.options.transientLeaseTtlMs,
-    );
-    const key = `cachekit-gc-${randomBytes(8).toString('hex')}`;
-    try {
-      await this.createLease(lease, labels, 'cleanup', key);
-      const req = { snapshotter: this.options.snapshotter, key, parent: '', labels: {} };
-      await this.rpc.snapshot('Prepare', req, this.callOptions({ lease }));
-      await this.deleteLease(lease, true);
-    } catch (err) {
-      await this.dropTransient(lease);
-      throw toSnapshotError(err, 'cleanup', undefined);
-    }
-  }
-
-  /** Every lease this snapshotter made in the namespace, with the snapshots each holds. */
+  /** Every lease this snapshotter made in the namespace, with the existing snapshots each holds. */
   listLeases(): Promise<CachekitLease[]> {
-    return this.run('listLeases', undefined, async () => {
-      try {
-        const filter = `labels."${LABEL_SNAPSHOTTER}"==${JSON.stringify(this.options.snapshotter)}`;
-        const { leases } = await this.rpc.lease('List', { filters: [filter] }, this.callOptions());
-        const out: CachekitLease[] = [];
-        for (const l of leases) {
-          const { resources } = await this.rpc.lease('ListResources', { id: l.id }, this.callOptions());
-          const lease: CachekitLease = {
-            id: l.id,
-            kind: isTransientLeaseId(l.id) ? 'transient' : 'held',
-            created: timestampToDate(l.createdAt),
-            labels: { ...l.labels },
-            snapshots: resources.filter((r) => r.type === this.resourceType).map((r) => r.id),
-          };
-          const expires = l.labels[LABEL_GC_EXPIRE];
-          if (expires !== undefined) lease.expires = new Date(expires);
-          out.push(lease);
-        }
-        return out;
-      } catch (err) {
-        throw toSnapshotError(err, 'listLeases', undefined);
-      }
-    });
+    return this.run('listLeases', undefined, () => this.leases.list());
   }
 
   /** The id of the lease that holds snapshot `key` (whether or not it exists). */
@@ -406,7 +367,7 @@ export class ContainerdSnapshotter implements Snapshotter {
     return this.run('releaseLease', id, async () => {
       if (!id.startsWith(LEASE_ID_PREFIX))
         throw new SnapshotError('INVALID_ARGUMENT', 'releaseLease', id, 'not a lease made by cachekit');
-      await this.deleteLease(id, options.sync ?? false).catch((err: unknown) => {
+      await this.leases.delete(id, options.sync ?? false).catch((err: unknown) => {
         throw toSnapshotError(err, 'releaseLease', id);
       });
     });

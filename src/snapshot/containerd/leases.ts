@@ -15,16 +15,22 @@
  *  - HELD: every snapshot cachekit makes is the only resource of its own permanent lease,
  *    `cachekit.<digest of snapshotter and key>`, labelled gc.flat and never given an expiry.
  *    containerd's GC never collects it or its parents while the lease exists.
- *  - TRANSIENT: the call that creates a snapshot (Prepare, View, Commit) runs under a fresh lease
+ *  - TRANSIENT: a call that makes a new snapshot (Prepare, View) runs under a fresh lease
  *    `cachekit.tmp.<random>` labelled gc.expire = now + the transient TTL. Only after the snapshot
  *    exists is it added to its permanent lease; then the transient lease is deleted. A process that
  *    dies in between leaves the new snapshot held by the transient lease alone, and containerd
  *    collects it once the TTL has passed: abandoned work is never kept forever.
+ *  - COMMITTED: Commit gives existing content a new name, so it is never abandoned work. It runs
+ *    under the name's permanent lease, made first, and containerd adds the committed snapshot to that
+ *    lease in the commit's own transaction: no answer lost to a restart and no kill leaves it to GC.
+ *    The active snapshot's lease, which then holds nothing, is deleted afterwards.
  *  - REMOVED: remove calls Snapshots.Remove (which keeps containerd's rules: NOT_FOUND, refusal
  *    while children exist), then deletes the permanent lease with sync, so GC frees the storage
  *    before remove resolves.
  * A permanent lease that holds no existing snapshot (left by a crash between the steps above) holds
- * nothing and is harmless; `listLeases()` reports it so the cache manager can delete it.
+ * nothing and is harmless; `listLeases()` reports it so the cache manager can delete it. containerd
+ * keeps a lease's reference to a snapshot that was committed away or removed, so "holds" is decided
+ * against the snapshots that exist.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -96,6 +102,6 @@ export interface CachekitLease {
   labels: Record<string, string>;
   /** When a transient lease stops protecting its snapshot; absent for held leases. */
   expires?: Date;
-  /** Keys of the snapshots (of this snapshotter) the lease holds; a held lease normally has one. */
+  /** Keys of the existing snapshots (of this snapshotter) the lease holds; a held lease normally has one. */
   snapshots: string[];
 }
