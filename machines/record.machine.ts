@@ -92,7 +92,10 @@ export type RecordTag =
   | 'committedContent'
   /** Snapshot I/O in flight. */
   | 'busy'
-  /** On the way out: the snapshot is being removed and the record goes with it. */
+  /**
+   * On the way out: the snapshot is being removed and the record goes with it, or its removal failed
+   * and waits for a retry. Either way the record is never handed out again.
+   */
   | 'removal'
   /** Known from a registry, content not here yet: a pull downloads and applies its chain's layers. */
   | 'lazy';
@@ -392,7 +395,23 @@ export const recordMachine = setup({
         src: 'removeSnapshot',
         input: ({ context }) => ({ id: context.id }),
         onDone: 'removed',
-        onError: { target: 'removed', actions: 'keepRemoveError' },
+        // The remove actor reports an error only when the snapshot is still there (it checks after a failure).
+        onError: { target: 'removalFailed', actions: 'keepRemoveError' },
+      },
+    },
+    removalFailed: {
+      description:
+        'Its snapshot could not be removed: kept and visible, never handed out again, until a retry removes it.',
+      tags: ['removal', 'dormant'],
+      meta: {
+        stored: 'removing',
+        refusals: { '*': refuse('NOT_FOUND', 'its snapshot could not be removed; remove it again to retry') },
+      },
+      on: {
+        // remove() and prune retry it; start-up finishes it too, since `removing` is what is stored.
+        REMOVE: { target: 'removing', actions: 'keepRemovalReason' },
+        // The mutable ref whose release failed may release again, which retries the removal.
+        RELEASE_MUTABLE: 'removing',
       },
     },
     removed: {
@@ -422,6 +441,7 @@ export const RECORD_STATES = [
   'remote.released',
   'pulling',
   'removing',
+  'removalFailed',
   'removed',
 ] as const;
 export type RecordState = (typeof RECORD_STATES)[number];

@@ -15,7 +15,10 @@ export interface DiskUsageOptions {
   /** Hide records used within this many ms. */
   ageLimit?: number;
   signal?: AbortSignal;
-  /** Fail the stream when one record cannot be sized, instead of reporting size 0. */
+  /**
+   * Fail the stream when one record cannot be sized, as BuildKit's DiskUsage does. By default the
+   * stream goes on: that record's row has size 0 and `sizeError`, and a `size.failed` event is sent.
+   */
   strict?: boolean;
   /** Records done out of total and bytes so far, as sizes arrive. */
   onProgress?: (progress: DiskUsageProgress) => void;
@@ -141,12 +144,17 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
         )
         .pipe(
           filter((e) => e.type === 'result'),
-          map((e) => {
+          map((e): UsageInfo => {
             const item = pending.get(e.key)!;
-            if (e.error !== undefined)
-              deps.onSizeFailed(item.info.id, e.error instanceof Error ? e.error.message : String(e.error));
-            else if (!item.info.mutable) deps.remember(item.info.id, item.state, e.usage);
-            return { ...item.info, size: e.usage.size };
+            if (e.error === undefined) {
+              if (!item.info.mutable) deps.remember(item.info.id, item.state, e.usage);
+              return { ...item.info, size: e.usage.size };
+            }
+            // Not strict: the caller still learns which size is unknown, and why, from the row itself
+            // (an event alone reaches only those who subscribed to events$ before asking).
+            const reason = e.error instanceof Error ? e.error.message : String(e.error);
+            deps.onSizeFailed(item.info.id, reason);
+            return { ...item.info, size: 0, sizeError: reason };
           }),
         );
     });

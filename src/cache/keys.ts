@@ -36,6 +36,14 @@ export function contentKey(id: string, state: RecordState): string {
   return hasTag(state, 'committedContent') ? committedKey(id) : activeKey(id);
 }
 
+/**
+ * Keys that may hold the record's content, most likely first: a record on its way out (the
+ * machine's `removal` tag) may have had its committed snapshot or its active one.
+ */
+export function contentKeys(id: string, state: RecordState): string[] {
+  return hasTag(state, 'removal') ? [committedKey(id), activeKey(id)] : [contentKey(id, state)];
+}
+
 /** The key under which concurrent sizings of one record's current content share a walk. */
 export function sizeKey(id: string, state: RecordState): string {
   return `${id}@${stateFacts(state).stored ?? state}`;

@@ -3,6 +3,7 @@ import { defer, from, lastValueFrom, Observable, of, reduce, switchMap, tap, toA
 import type { RecordState } from '../../machines/record.machine.js';
 import { CacheKey } from '../metadata/schema.js';
 import { SizeService } from '../size/size-service.js';
+import { isSnapshotError } from '../snapshot/errors.js';
 import type { Usage } from '../snapshot/types.js';
 import { diskUsage$, type DiskUsageOptions } from './disk-usage.js';
 import { CacheError, isCacheError } from './errors.js';
@@ -16,6 +17,7 @@ import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
 import { contentKey, sizeKey } from './keys.js';
 import { mountRecord } from './mounts.js';
+import { measureContent } from './snapshot-state.js';
 import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
 import { type CacheManagerOptions, checkOptions, type Clock, type Engine, openEngine } from './open.js';
 import { NewOptionsSchema, type NewOptions, parseOptions } from './options.js';
@@ -23,7 +25,7 @@ import type { PruneInfo } from './policy/index.js';
 import { type PrunedRecord, prune$, validatePolicies } from './prune.js';
 import type { ReconcileReport } from './reconcile.js';
 import type { TransitionReport } from './records/record-index.js';
-import { hasTag } from './records/rules.js';
+import { hasTag, stateFacts } from './records/rules.js';
 import { hostOf, ImmutableRef, MutableRef, type RecordMetadata, type RefHost } from './refs.js';
 import type { InFlightOperation } from './supervisor/host.js';
 import type { UsageInfo } from './usage.js';
@@ -219,7 +221,7 @@ export class CacheManager {
           table: index,
           now: () => this.clock.now(),
           sizes: this.sizes,
-          measure: (id, state, signal) => snapshotter.usage(contentKey(id, state), { signal }),
+          measure: (id, state, signal) => measureContent(snapshotter, id, state, signal),
           remember: (id, state, usage) => this.rememberSize(id, state, usage),
           onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
           onSizeFailed: (id, reason) =>
@@ -257,8 +259,17 @@ export class CacheManager {
       if (state === undefined) throw new CacheError('NOT_FOUND', `size: record ${id} not found`);
       const stored = index.meta(id)?.usage;
       if (stored && !hasTag(state, 'mutable')) return of(stored);
+      const measure = (signal: AbortSignal) =>
+        measureContent(snapshotter, id, state, signal).catch((err: unknown) => {
+          if (signal.aborted) throw err;
+          throw new CacheError(
+            isSnapshotError(err, 'NOT_FOUND') ? 'NOT_FOUND' : 'INVALID',
+            `size: measuring record ${id} failed: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        });
       return this.sizes
-        .size$(sizeKey(id, state), { measure: (signal) => snapshotter.usage(contentKey(id, state), { signal }) })
+        .size$(sizeKey(id, state), { measure })
         .pipe(tap((usage) => this.rememberSize(id, state, usage)));
     });
   }
@@ -510,6 +521,11 @@ export class CacheManager {
         const { index, snapshotter } = this.engine;
         const state = index.stateOf(id);
         if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);
+        // Content on its way out is never handed out again; the machine says why.
+        if (hasTag(state, 'removal')) {
+          const { code, reason } = stateFacts(state).refusal('ACQUIRE');
+          throw new CacheError(code, `mount: record ${id}: ${reason}`);
+        }
         return mountRecord(snapshotter, join(this.root, 'mounts'), id, contentKey(id, state), options);
       },
       sizeOf: (id, { signal }) =>

@@ -43,6 +43,8 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
     let stopped = false;
     // A dry run removes nothing, so later policies must not see what earlier ones would have removed.
     const gone = new Set<string>();
+    /** Removals whose snapshot stayed on disk: skipped, so the rest of the prune goes on, and reported at the end. */
+    const failed = new Map<string, CacheError>();
     const run = async () => {
       for (const [index, policy] of policies.entries()) {
         if (stopped) return;
@@ -63,7 +65,10 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
             try {
               await host.removeRecord(decision.id, decision.reason);
             } catch (err) {
-              if (!isCacheError(err, 'LOCKED') && !isCacheError(err, 'NOT_FOUND')) throw err;
+              // The machine never refuses a removal as INVALID: INVALID is a snapshot that could not be
+              // removed, whose record stays (removalFailed). It frees nothing, so the planner looks further.
+              if (isCacheError(err, 'INVALID')) failed.set(decision.id, err);
+              else if (!isCacheError(err, 'LOCKED') && !isCacheError(err, 'NOT_FOUND')) throw err;
               planner.skipped(decision.id);
               continue;
             }
@@ -81,7 +86,20 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
       }
     };
     run().then(
-      () => subscriber.complete(),
+      () => {
+        const [first] = failed.values();
+        if (!first) {
+          subscriber.complete();
+          return;
+        }
+        const ids = [...failed.keys()];
+        const named = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+        subscriber.error(
+          new CacheError('INVALID', `prune: ${failed.size} record(s) could not be removed and stay listed: ${named}`, {
+            cause: first,
+          }),
+        );
+      },
       (err: unknown) => subscriber.error(err),
     );
     return () => {

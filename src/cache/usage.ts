@@ -7,7 +7,13 @@ export interface UsageInfo {
   mutable: boolean;
   /** Held by a ref, or parent of a record that is in use. */
   inUse: boolean;
+  /** Bytes; 0 when the record could not be sized, which `sizeError` then says. */
   size: number;
+  /**
+   * Why the size could not be measured (the snapshotter's reason), when it could not: the row
+   * stays, counted as 0 bytes, and says so instead of passing 0 off as a measured size.
+   */
+  sizeError?: string;
   createdAt: Date;
   lastUsedAt?: Date;
   usageCount: number;

@@ -51,8 +51,8 @@ export interface CacheModel {
   prune(): string[];
   /**
    * A restart, clean (close and open) or after the owner was killed (BuildKit's rules after a crash):
-   * every ref is gone, held records rest as their unheld kin, unretained mutables are gone, committed
-   * and frozen records are kept.
+   * every ref is gone, held records rest as their unheld kin, unretained mutables and failed removals
+   * are gone, committed and frozen records are kept.
    */
   restart(): void;
   /** An independent copy of the model as it is now, to try calls on without changing this one. */
@@ -204,7 +204,8 @@ function modelOf(records: Map<string, ModelRecord>, refs: Map<number, ModelRef>,
     restart() {
       refs.clear();
       for (const r of [...records.values()]) {
-        if (r.state === 'mutable.held' && !r.retain) {
+        // Start-up finishes what was being removed, a removal that failed included.
+        if ((r.state === 'mutable.held' && !r.retain) || r.state === 'removalFailed') {
           records.set(r.id, { ...r, state: 'removed' });
           childGone(r);
           continue;

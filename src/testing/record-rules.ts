@@ -19,6 +19,7 @@ export type ModelState =
   | 'remote.released'
   | 'pulling'
   | 'removing'
+  | 'removalFailed'
   | 'removed';
 
 /** What the model knows of one record. */
@@ -84,6 +85,7 @@ export const UNHELD_MODEL_STATES: ReadonlySet<ModelState> = new Set([
   'frozen.released',
   'committed.released',
   'remote.released',
+  'removalFailed',
 ]);
 
 /** Who holds the content now: refs held means `.held`, none means the unheld leaf of the phase. */
@@ -171,8 +173,14 @@ export function stepRecord(r: ModelRecord, step: ModelStep): StepResult {
       if (step === 'getMutable') return no('INVALID');
       return no('LOCKED');
     case 'removing':
-      // Removal has begun: the record is dead to every caller; it goes whether the snapshot went or not.
-      if (step === 'ioDone' || step === 'ioFailed') return ok({ ...r, state: 'removed' });
+      // Removal has begun: the record is dead to every caller. It goes once its snapshot is gone; a
+      // snapshot that could not be removed keeps it, listed, so that disk is never lost from sight.
+      if (step === 'ioDone') return ok({ ...r, state: 'removed' });
+      if (step === 'ioFailed') return ok({ ...r, state: 'removalFailed' });
+      return no('NOT_FOUND');
+    case 'removalFailed':
+      // Still dead to every caller; a remove (or the failed mutable release, again) retries the removal.
+      if (step === 'remove' || step === 'releaseMutable') return ok({ ...r, state: 'removing' });
       return no('NOT_FOUND');
   }
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CacheManager, type ImmutableRef, isCacheError, openCacheManager } from '../../src/index.js';
 import { ContainerdSnapshotter } from '../../src/snapshot/containerd/containerd-snapshotter.js';
+import { hasTag } from '../../src/cache/records/rules.js';
 import { isSnapshotError, isSnapshotUnavailable } from '../../src/snapshot/index.js';
 import { namespaceProblems } from './containerd-consistency.js';
 import { CONTAINERD_SNAPSHOTTER, cacheFixture, containerdSkip, namespaceFor, sharedContainerd } from './helpers.js';
@@ -139,7 +140,10 @@ class Workload {
     const content = this.acked.get(idle.id)!;
     this.acked.delete(idle.id);
     const ok = await this.step(n, 'remove', () => this.cm.remove(idle.id).then(() => true));
-    if (!ok && this.view(idle.id) !== undefined) this.acked.set(idle.id, content);
+    // A removal that failed before anything happened leaves the record as it was; one whose snapshot
+    // could not be removed leaves it on its way out (removalFailed): listed, but never read again.
+    const left = ok ? undefined : this.view(idle.id);
+    if (left && !hasTag(left.state, 'removal')) this.acked.set(idle.id, content);
   }
 
   /** The record as describe shows it, or undefined once it is gone (another lane may remove it). */

@@ -99,7 +99,10 @@ for (const { kind, skip } of SIZED)
       await new Promise((r) => setImmediate(r));
       sub.unsubscribe();
       expect(usage.find((u) => u.id === gone.id)!.size).toBe(0);
+      // The row itself says its size is unknown, and why: 0 is not passed off as a measured size.
+      expect(usage.find((u) => u.id === gone.id)!.sizeError).toEqual(expect.stringMatching(/./));
       expect(usage.find((u) => u.id === ok.id)!.size).toBeGreaterThan(0);
+      expect(usage.find((u) => u.id === ok.id)!.sizeError).toBeUndefined();
       expect(events).toContainEqual(expect.objectContaining({ type: 'size.failed', id: gone.id }));
       // Strict: the failure of the one record, typed, naming the record and why it could not be sized.
       const err = await cm.diskUsage({ strict: true }).catch((e: unknown) => e);

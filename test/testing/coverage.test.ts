@@ -100,7 +100,15 @@ describe('transitionCoverage', () => {
     expect(await refused(childOfQ)).toBe('INVALID');
     faulty.replan({ rules: [{ methods: ['prepare'], fault: { kind: 'ENOSPC' } }] });
     expect(await refused(cm.new(null))).toBe('INVALID');
+    // A removal fails: the record stays listed until a retry, by its mutable ref's release or by remove.
+    faulty.replan({ rules: [{ methods: ['remove'], key: /^active\//, fault: { kind: 'EIO' } }] });
+    const discarded = await cm.new(null);
+    const dropped = await cm.new(null);
+    expect(await refused(discarded.release())).toBe('INVALID');
+    expect(await refused(dropped.release())).toBe('INVALID');
     faulty.replan({ rules: [] });
+    await discarded.release();
+    await cm.remove(dropped.id);
     await child.release();
     await f.release();
     for (let i = 0; i < 100 && cm.status().queueDepth > 0; i++) await new Promise((r) => setImmediate(r));
@@ -111,7 +119,7 @@ describe('transitionCoverage', () => {
     expect(report.missed.map((t) => `${t.from} --${t.event}--> ${t.to}`).sort()).toEqual([...NEEDS_REGISTRY].sort());
     expect(report.unknown).toEqual([]);
     expect(faulty.injected.map((i) => `${i.method}:${i.fault}`)).toEqual(
-      expect.arrayContaining(['commit:ENOSPC', 'prepare:ENOSPC', 'commit:delay']),
+      expect.arrayContaining(['commit:ENOSPC', 'prepare:ENOSPC', 'commit:delay', 'remove:EIO']),
     );
   }, 60_000);
 });

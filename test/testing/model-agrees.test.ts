@@ -66,6 +66,7 @@ describe('cacheModel() agrees with the record machine', () => {
         'remote.released',
         'pulling',
         'removing',
+        'removalFailed',
         'removed',
       ].sort(),
     );

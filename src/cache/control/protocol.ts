@@ -139,6 +139,7 @@ export const WireUsageInfoSchema = z.object({
   mutable: z.boolean(),
   inUse: z.boolean(),
   size: z.number(),
+  sizeError: z.string().optional(),
   createdAt: isoDate,
   lastUsedAt: isoDate.optional(),
   usageCount: count,

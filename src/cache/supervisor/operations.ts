@@ -157,14 +157,19 @@ export class Operations {
     await this.index.durable(event.id);
   }
 
-  /** Waits for a record's removal; rejects with the cause when its snapshot could not be removed. */
+  /**
+   * Waits for a record's removal; rejects with the cause when its snapshot could not be removed,
+   * and the record then stays, visible, in the state the machine gives a failed removal.
+   */
   private async removed(record: LiveRecord): Promise<void> {
-    const done = await waitFor(record.actor, (s) => s.status === 'done', { timeout: Infinity });
-    const failure = done.context.ioError;
-    if (failure?.step === 'remove')
-      throw new CacheError('INVALID', `remove: the snapshot of record ${record.meta.id} could not be removed`, {
-        cause: failure.error,
-      });
+    const settled = await waitFor(record.actor, (s) => !s.hasTag('busy'), { timeout: Infinity });
+    if (settled.status === 'done') return;
+    const { id } = record.meta;
+    throw new CacheError(
+      'INVALID',
+      `remove: the snapshot of record ${id} could not be removed; remove, prune or a restart retries it`,
+      { cause: settled.context.ioError?.error },
+    );
   }
 
   /** Keeps where a committed record's layer is in a registry, so the next export needs no tar. */

@@ -4,6 +4,7 @@ import type { Snapshotter } from '../../snapshot/types.js';
 import { CacheError } from '../errors.js';
 import { activeKey, committedKey } from '../keys.js';
 import type { RecordIndex } from '../records/record-index.js';
+import { kindOf } from '../snapshot-state.js';
 
 const RECORD_LABEL = 'cachekit.record';
 
@@ -11,6 +12,11 @@ const RECORD_LABEL = 'cachekit.record';
  * The snapshot I/O each record actor invokes. A result goes back to the actor
  * as its done or error event; the machine keeps a failure in its context,
  * where the operation waiting on the record reads it.
+ *
+ * A call that failed may still have taken effect (a fault after the work, a
+ * remote snapshotter's deadline): before reporting a failure, commit and remove
+ * ask the snapshotter what is there, so the machine settles in the state that
+ * matches the disk and the caller hears of an error only if nothing happened.
  */
 export function recordIo(snapshotter: Snapshotter, indexOf: () => RecordIndex) {
   return {
@@ -32,7 +38,13 @@ export function recordIo(snapshotter: Snapshotter, indexOf: () => RecordIndex) {
     }),
     finalizeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {
       const labels = { [RECORD_LABEL]: input.id };
-      await snapshotter.commit(committedKey(input.id), activeKey(input.id), { labels });
+      const name = committedKey(input.id);
+      try {
+        await snapshotter.commit(name, activeKey(input.id), { labels });
+      } catch (err) {
+        // Committed after all (or by an earlier attempt that reported failure): the content is there.
+        if ((await kindOf(snapshotter, name)) !== 'committed') throw err;
+      }
     }),
     removeSnapshot: fromPromise<void, { id: string }>(async ({ input }) => {
       // The `removing` mark is durable before the snapshot goes, so start-up can finish a crash.
@@ -41,7 +53,8 @@ export function recordIo(snapshotter: Snapshotter, indexOf: () => RecordIndex) {
         try {
           await snapshotter.remove(key);
         } catch (err) {
-          if (!isSnapshotError(err, 'NOT_FOUND')) throw err;
+          // Gone is what was asked for, whatever the call said; otherwise the record stays (removalFailed).
+          if (!isSnapshotError(err, 'NOT_FOUND') && (await kindOf(snapshotter, key)) !== 'gone') throw err;
         }
       }
     }),
