@@ -83,7 +83,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
             const id = pick([...known]);
             if (id) await cm.remove(id);
           } else if (roll < 0.96) {
-            await lastValueFrom(cm.prune({ keepBytes: Math.floor(next() * 64) }).pipe(toArray()));
+            await lastValueFrom(cm.prune({ maxUsedSpace: Math.floor(next() * 64) }).pipe(toArray()));
           } else {
             await cm.close();
             cm = await fx.open(root);
