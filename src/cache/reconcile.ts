@@ -203,6 +203,8 @@ export async function reconcile(
         });
     },
   );
+  // Start-up is a repair: it ends with the removed snapshots' directories deleted, not just renamed away.
+  await snapshotter.deleted?.();
   for (const d of doomed) note({ action: d.action, id: d.id, detail: d.detail });
   await store.write([...gone].map((id) => ({ delete: id })));
 

@@ -56,4 +56,6 @@ export interface Snapshotter {
   close(): Promise<void>;
   /** Deletes leftovers (half-made or half-removed snapshot directories). */
   cleanup?(): Promise<void>;
+  /** Resolves once the directories of every removal so far are deleted (removals return after a rename). */
+  deleted?(): Promise<void>;
 }
