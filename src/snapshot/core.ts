@@ -188,6 +188,12 @@ export class SnapshotterCore implements Snapshotter {
     this.deleting.add(deletion);
   }
 
+  /** Changes whenever the snapshot metadata does; read once deletions settled, it names the state left behind. */
+  async fingerprint(): Promise<string> {
+    await this.deleted();
+    return `lmdb-txn:${this.store.lastTransaction()}`;
+  }
+
   /** Resolves once every directory deletion started so far is done. */
   async deleted(): Promise<void> {
     while (this.deleting.size > 0) await Promise.allSettled([...this.deleting]);

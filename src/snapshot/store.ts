@@ -141,6 +141,12 @@ export class SnapshotStore {
     return new Set(this.records.getKeys());
   }
 
+  /** The id of the last committed write transaction: it changes whenever anything here is written. */
+  lastTransaction(): number {
+    const { lastTxnId } = this.env.getStats() as { lastTxnId?: unknown };
+    return typeof lastTxnId === 'number' ? lastTxnId : -1;
+  }
+
   /** Ids whose removal committed while their directory may not be deleted yet. */
   trashIds(): Set<number> {
     return new Set(this.damagedOnFailure(() => [...this.trash.getKeys()]));
