@@ -237,6 +237,8 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       const loaded =
         mark && opts.recover === undefined ? await loadAfterCleanShutdown(store, snapshotter, index, mark) : undefined;
       if (loaded !== undefined) {
+        // Leftover directories are not records: one readdir, no record checked.
+        await snapshotter.cleanup?.();
         Object.assign(startup, { records: loaded, check: 'clean-shutdown' });
         started = true;
         return;
