@@ -208,6 +208,8 @@ export async function reconcile(
       snapshots: [...snapshots.keys()].filter((k) => parseSnapshotKey(k)?.role !== 'view').length,
       orphanSnapshots: unvouched.length,
       lostRecords: lost.length,
+      halfMade: unvouched.filter((info) => info.kind === 'active' && parseSnapshotKey(info.name)?.role === 'active')
+        .length,
     });
     if (problem !== undefined) throw recoveryError(options.root, problem);
   }

@@ -29,13 +29,17 @@ export interface Disagreement {
   orphanSnapshots: number;
   /** Records start-up would drop because their snapshot (or their parent) is gone. */
   lostRecords: number;
+  /** Active snapshots without a record: what a crash while `new` prepared them leaves behind. */
+  halfMade?: number;
 }
 
 const tooMany = (n: number, total: number) => n > FEW && n > total * SHARE;
 
 /** Why the repairs must not run unattended, or undefined when they are what a crash leaves. */
 export function needsRecovery(d: Disagreement): string | undefined {
-  if (d.records === 0 && d.snapshots > 0)
+  // A crash during the very first `new`s leaves a few active snapshots and no record yet: not a lost metadata file.
+  const halfMadeOnly = d.halfMade !== undefined && d.halfMade === d.snapshots && d.halfMade <= FEW;
+  if (d.records === 0 && d.snapshots > 0 && !halfMadeOnly)
     return `the cache metadata has no records but the snapshotter holds ${d.snapshots} snapshots`;
   if (d.snapshots === 0 && d.lostRecords > 0)
     return `the snapshotter holds no snapshots but ${d.lostRecords} of ${d.records} records need one`;
