@@ -64,12 +64,17 @@ export function walkFilter(filters: readonly string[]): (info: Info) => boolean 
   return (info) => matchFilter(expr, infoLookup(info));
 }
 
+/** Trash directories deleted at once, in the background. */
+const MAX_DELETIONS = 2;
+
 export class SnapshotterCore implements Snapshotter {
   private closed = false;
   private nextId: number;
   private readonly pending = new Set<Promise<unknown>>();
-  /** Directory deletions running in the background after their removal returned. */
+  /** Directory deletions (and trash-list sweeps) running in the background after their removal returned. */
   private readonly deleting = new Set<Promise<void>>();
+  /** Trash waiting for a deletion slot. */
+  private readonly queued: { trash: string; removedId: number | undefined }[] = [];
   /** Removed ids whose directory is deleted, waiting to be dropped from the store's trash list. */
   private readonly swept: number[] = [];
   private sweepScheduled = false;
@@ -179,13 +184,26 @@ export class SnapshotterCore implements Snapshotter {
       if (removedId !== undefined) this.sweep(removedId);
       return; // already gone
     }
-    const deletion = rm(trash, { recursive: true, force: true })
-      .catch(() => undefined)
-      .then(() => {
-        this.deleting.delete(deletion);
-        if (removedId !== undefined) this.sweep(removedId);
-      });
-    this.deleting.add(deletion);
+    this.queued.push({ trash, removedId });
+    this.pumpDeletions();
+  }
+
+  /**
+   * Deletes queued trash a few directories at a time: rm runs on libuv's small thread pool, which the
+   * metadata commits and renames of later removals share, so a flood of deletions must not starve them.
+   */
+  private pumpDeletions(): void {
+    while (this.queued.length > 0 && this.deleting.size < MAX_DELETIONS) {
+      const { trash, removedId } = this.queued.shift()!;
+      const deletion: Promise<void> = rm(trash, { recursive: true, force: true })
+        .catch(() => undefined)
+        .then(() => {
+          this.deleting.delete(deletion);
+          if (removedId !== undefined) this.sweep(removedId);
+          this.pumpDeletions();
+        });
+      this.deleting.add(deletion);
+    }
   }
 
   /** Changes whenever the snapshot metadata does; read once deletions settled, it names the state left behind. */
@@ -196,7 +214,11 @@ export class SnapshotterCore implements Snapshotter {
 
   /** Resolves once every directory deletion started so far is done. */
   async deleted(): Promise<void> {
-    while (this.deleting.size > 0) await Promise.allSettled([...this.deleting]);
+    for (;;) {
+      this.pumpDeletions();
+      if (this.deleting.size === 0) return;
+      await Promise.allSettled([...this.deleting]);
+    }
   }
 
   /** Drops deleted ids from the trash list in one write, after making their deletions durable. */
@@ -221,6 +243,7 @@ export class SnapshotterCore implements Snapshotter {
       .catch(() => undefined)
       .then(() => {
         this.deleting.delete(done);
+        this.pumpDeletions();
       });
     this.deleting.add(done);
   }
