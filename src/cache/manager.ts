@@ -199,10 +199,16 @@ export class CacheManager {
     return new MutableRef(this.refHost, id);
   }
 
-  /** Removes one unreferenced record (the building block of prune). */
-  remove(id: string, reason = 'removed'): Promise<void> {
+  /** Removes one unreferenced record (the building block of prune); resolves once its directory is deleted too. */
+  async remove(id: string, reason = 'removed'): Promise<void> {
     this.ensureOpen('remove');
-    return this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason });
+    await this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason });
+    await this.snapshotDeletions();
+  }
+
+  /** Snapshot directories go in the background once their removal is durable; this waits for them. */
+  private snapshotDeletions(): Promise<void> {
+    return this.engine.snapshotter.deleted?.() ?? Promise.resolve();
   }
 
   /**
@@ -344,11 +350,8 @@ export class CacheManager {
   /** Supervisor status, queue, in-flight operations, records per state and live actors. */
   status(): ManagerStatus {
     const { index, supervisor } = this.engine;
-    const states: Partial<Record<RecordState, number>> = {};
-    for (const id of index.ids()) {
-      const state = index.stateOf(id)!;
-      states[state] = (states[state] ?? 0) + 1;
-    }
+    // Kept on transitions by the index: O(1) in the number of records.
+    const states = index.stateCounts();
     const { walksStarted, active, waiting } = this.sizes.stats();
     return {
       status: supervisor.status,
@@ -375,7 +378,8 @@ export class CacheManager {
       {
         root: this.root,
         usage: () => this.diskUsage(),
-        removeRecord: (id, reason) => this.remove(id, reason),
+        removeRecord: (id, reason) => this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason }),
+        deleted: () => this.snapshotDeletions(),
         now: () => this.clock.now(),
       },
       valid,

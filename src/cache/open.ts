@@ -15,7 +15,15 @@ import { removeStaleControlSocket } from './control/server.js';
 import type { PruneInfo } from './policy/index.js';
 import { validatePolicies } from './prune.js';
 import { sweepMounts } from './mount-sweep.js';
-import { loadRecords, reconcile, type ReconcileEntry, type ReconcileReport } from './reconcile.js';
+import {
+  CLEAN_SHUTDOWN_KEY,
+  cleanShutdownMark,
+  loadAfterCleanShutdown,
+  loadRecords,
+  reconcile,
+  type ReconcileEntry,
+  type ReconcileReport,
+} from './reconcile.js';
 import { RecordIndex } from './records/record-index.js';
 import { RecordWriter } from './records/writer.js';
 import { type Inspector, type OperationReport, Supervisor } from './supervisor/host.js';
@@ -143,6 +151,9 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
   let ownSnapshotter = false;
   let index: RecordIndex | undefined;
   const startup: ReconcileReport = { records: 0, snapshots: 0, repairs: [] };
+  // A clean-shutdown mark is left only by an owner that served from a consistent start and lost no write.
+  let started = false;
+  let writeFailed = false;
   const engine: { -readonly [K in keyof Engine]?: Engine[K] } = {
     root: opts.root,
     readOnly: opts.readOnly,
@@ -162,6 +173,19 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       }
     }
     lock?.release();
+  };
+  /**
+   * Every operation has settled and every write is durable: metadata and snapshots agree, so the
+   * next open may skip the full check. Skipped when anything went wrong since open.
+   */
+  const leaveCleanShutdownMark = async () => {
+    if (opts.readOnly || !started || writeFailed || !store || !snapshotter?.fingerprint) return;
+    try {
+      const snapshots = await snapshotter.fingerprint();
+      await store.putSetting(CLEAN_SHUTDOWN_KEY, { at: Date.now(), records: store.count(), snapshots });
+    } catch {
+      // No mark: the next open checks everything, as after a crash.
+    }
   };
   const supervisor = new Supervisor({
     readOnly: opts.readOnly,
@@ -186,7 +210,11 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       ownSnapshotter = choice.kind !== 'custom';
       snapshotter = await openSnapshotter(choice, join(opts.root, 'snapshots'), { readOnly: opts.readOnly });
       if (!opts.readOnly) tightenRoot(opts.root);
-      const writer = new RecordWriter(store, hooks.onWriteError, hooks.onCorrupt);
+      const onWriteError = (id: string, error: unknown) => {
+        writeFailed = true;
+        hooks.onWriteError(id, error);
+      };
+      const writer = new RecordWriter(store, onWriteError, hooks.onCorrupt);
       // The I/O actors read the index they belong to, so they look it up once it exists.
       const pullSnapshot = pullIo(snapshotter, () => records, opts.root, engine.pulls!);
       const machine = recordMachine.provide({ actors: { ...recordIo(snapshotter, () => records), pullSnapshot } });
@@ -205,9 +233,22 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
           store.all(() => {}),
           index,
         );
+        startup.check = 'read-only';
         return;
       }
       const swept = await sweepMounts(join(opts.root, 'mounts'));
+      const mark = cleanShutdownMark(store);
+      // The mark goes, durably, before any record is served: a crash from here on means a full check next time.
+      if (store.setting(CLEAN_SHUTDOWN_KEY) !== undefined) await store.putSetting(CLEAN_SHUTDOWN_KEY, null);
+      const loaded =
+        mark && opts.recover === undefined ? await loadAfterCleanShutdown(store, snapshotter, index, mark) : undefined;
+      if (loaded !== undefined) {
+        // Leftover directories are not records: one readdir, no record checked.
+        await snapshotter.cleanup?.();
+        Object.assign(startup, { records: loaded, check: 'clean-shutdown' });
+        started = true;
+        return;
+      }
       const report = await reconcile(
         store,
         snapshotter,
@@ -231,10 +272,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       ];
       for (const entry of mountRepairs) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
       Object.assign(startup, report, { repairs: [...mountRepairs, ...report.repairs] });
+      started = true;
     },
     close: async () => {
       await index?.writer.allDurable();
       index?.stopAll();
+      await leaveCleanShutdownMark();
       await closeAll();
     },
   });

@@ -28,15 +28,24 @@ export interface PruneHost {
   usage(): Promise<UsageInfo[]>;
   /** Removes one record if the supervisor still finds it unreferenced; LOCKED otherwise. */
   removeRecord(id: string, reason: string): Promise<void>;
+  /** Resolves once the snapshot directories of every removal so far are deleted (they go in the background). */
+  deleted(): Promise<void>;
   /** The manager's clock, for keepDuration. */
   now(): number;
 }
 
+/** Removals asked for in one turn: their `removing` marks share one LMDB transaction, as do their deletes. */
+export const PRUNE_BATCH = 128;
+
 /**
- * Runs the policies in order, one removal decision at a time. Each removal is
- * its own supervisor operation, so other operations interleave and a record
- * that gains a ref meanwhile is skipped rather than removed. Unsubscribing
- * stops after the removal in progress.
+ * Runs the policies in order, removing in batches of independent decisions.
+ * Each removal is still its own supervisor operation, decided one at a time
+ * (so a record that gained a ref since the plan is skipped, not removed), but
+ * a batch's operations are asked for in one turn, so their durable writes are
+ * committed together, and their directories are deleted concurrently, off the
+ * supervisor's path. Records are emitted as their removals become durable; the
+ * stream completes once their directories are deleted too. Unsubscribing
+ * stops after the batch in progress.
  */
 export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observable<PrunedRecord> {
   return new Observable<PrunedRecord>((subscriber) => {
@@ -59,31 +68,39 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
         });
         // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
         await new Promise((resolve) => setImmediate(resolve));
-        for (let decision = planner.next(); decision && !stopped; decision = planner.next()) {
-          const info = byId.get(decision.id)!;
-          if (!policy.dryRun) {
-            try {
-              await host.removeRecord(decision.id, decision.reason);
-            } catch (err) {
+        for (let batch = planner.nextBatch(PRUNE_BATCH); batch.length > 0 && !stopped; ) {
+          // Asked for together, in this turn; each answer is its own record's durable removal.
+          const outcomes = await Promise.allSettled(
+            batch.map((d) => (policy.dryRun ? Promise.resolve() : host.removeRecord(d.id, d.reason))),
+          );
+          let failure: unknown;
+          for (const [i, decision] of batch.entries()) {
+            const outcome = outcomes[i]!;
+            if (outcome.status === 'rejected') {
+              const err: unknown = outcome.reason;
               // The machine never refuses a removal as INVALID: INVALID is a snapshot that could not be
               // removed, whose record stays (removalFailed). It frees nothing, so the planner looks further.
               if (isCacheError(err, 'INVALID')) failed.set(decision.id, err);
-              else if (!isCacheError(err, 'LOCKED') && !isCacheError(err, 'NOT_FOUND')) throw err;
+              else if (!isCacheError(err, 'LOCKED') && !isCacheError(err, 'NOT_FOUND')) failure ??= err;
               planner.skipped(decision.id);
               continue;
             }
+            planner.removed(decision.id);
+            gone.add(decision.id);
+            subscriber.next({
+              ...byId.get(decision.id)!,
+              rule: decision.rule,
+              reason: decision.reason,
+              policy: index,
+              dryRun: policy.dryRun ?? false,
+            });
           }
-          planner.removed(decision.id);
-          gone.add(decision.id);
-          subscriber.next({
-            ...info,
-            rule: decision.rule,
-            reason: decision.reason,
-            policy: index,
-            dryRun: policy.dryRun ?? false,
-          });
+          if (failure !== undefined) throw failure;
+          if (stopped) break;
+          batch = planner.nextBatch(PRUNE_BATCH);
         }
       }
+      await host.deleted();
     };
     run().then(
       () => {

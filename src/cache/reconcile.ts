@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { StoredRecord } from '../metadata/schema.js';
 import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
 import { isSnapshotError } from '../snapshot/errors.js';
@@ -33,6 +34,54 @@ export interface ReconcileReport {
   records: number;
   snapshots: number;
   repairs: ReconcileEntry[];
+  /**
+   * `full`: every record checked against its snapshots (after a crash, or with no clean-shutdown mark);
+   * `clean-shutdown`: the last owner closed cleanly, so only the records were loaded; `read-only`: loaded only.
+   */
+  check?: StartupCheck;
+}
+
+export type StartupCheck = 'full' | 'clean-shutdown' | 'read-only';
+
+/** The setting a clean close leaves behind; any other value (or none) means a full check at open. */
+export const CLEAN_SHUTDOWN_KEY = 'cleanShutdown';
+const CleanShutdownMark = z.object({
+  at: z.number(),
+  records: z.number().int().nonnegative(),
+  /** The snapshotter's fingerprint at close: any change to the snapshots since means a full check. */
+  snapshots: z.string().min(1),
+});
+export type CleanShutdownMark = z.infer<typeof CleanShutdownMark>;
+
+/** The mark the last owner left, if it closed cleanly and left one this version understands. */
+export function cleanShutdownMark(store: MetadataStore): CleanShutdownMark | undefined {
+  const parsed = CleanShutdownMark.safeParse(store.setting(CLEAN_SHUTDOWN_KEY));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * After a clean shutdown metadata and snapshots agreed when the last owner closed: records are loaded
+ * without walking the snapshots. Anything a clean close never leaves (snapshots changed since, a
+ * `removing` mark, an unretained mutable record, a corrupt value, a record count that differs from
+ * the mark's) returns undefined: check fully instead.
+ */
+export async function loadAfterCleanShutdown(
+  store: MetadataStore,
+  snapshotter: Snapshotter,
+  table: RecordIndex,
+  mark: CleanShutdownMark,
+): Promise<number | undefined> {
+  if (snapshotter.fingerprint === undefined || (await snapshotter.fingerprint()) !== mark.snapshots) return undefined;
+  const records: StoredRecord[] = [];
+  let corrupt = false;
+  for (const meta of store.all(() => {
+    corrupt = true;
+  })) {
+    if (meta.state === 'removing' || (meta.state === 'mutable' && !meta.retain)) return undefined;
+    records.push(meta);
+  }
+  if (corrupt || records.length !== mark.records) return undefined;
+  return loadRecords(records, table);
 }
 
 /** Where the root is, and the recovery the caller asked for, if any. */
@@ -217,6 +266,8 @@ export async function reconcile(
         });
     },
   );
+  // Start-up is a repair: it ends with the removed snapshots' directories deleted, not just renamed away.
+  await snapshotter.deleted?.();
   for (const d of doomed) note({ action: d.action, id: d.id, detail: d.detail });
   await store.write([...gone].map((id) => ({ delete: id })));
 
@@ -224,7 +275,7 @@ export async function reconcile(
     [...records.values()].filter((m) => !gone.has(m.id)),
     table,
   );
-  return { records: records.size - gone.size, snapshots: snapshots.size, repairs };
+  return { records: records.size - gone.size, snapshots: snapshots.size, repairs, check: 'full' };
 }
 
 /** Registers stored records as dormant, with their child counts; `removing` ones are left out. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open as openFile, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
@@ -64,10 +64,20 @@ export function walkFilter(filters: readonly string[]): (info: Info) => boolean 
   return (info) => matchFilter(expr, infoLookup(info));
 }
 
+/** Trash directories deleted at once, in the background. */
+const MAX_DELETIONS = 2;
+
 export class SnapshotterCore implements Snapshotter {
   private closed = false;
   private nextId: number;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Directory deletions (and trash-list sweeps) running in the background after their removal returned. */
+  private readonly deleting = new Set<Promise<void>>();
+  /** Trash waiting for a deletion slot. */
+  private readonly queued: { trash: string; removedId: number | undefined }[] = [];
+  /** Removed ids whose directory is deleted, waiting to be dropped from the store's trash list. */
+  private readonly swept: number[] = [];
+  private sweepScheduled = false;
   /** Ids whose directory exists but whose record may not be written yet. */
   private readonly building = new Set<number>();
   readonly snapshotsDir: string;
@@ -161,14 +171,81 @@ export class SnapshotterCore implements Snapshotter {
     return p;
   }
 
-  private async discard(dir: string): Promise<void> {
+  /**
+   * Renames a directory out of the way and deletes it in the background; resolves after the rename.
+   * A removed snapshot's id is in the store's trash list from the removal's own transaction until its
+   * directory is gone, so a crash anywhere in between leaves a leftover that cleanup() knows to delete.
+   */
+  private async discard(dir: string, removedId?: number): Promise<void> {
     const trash = join(this.snapshotsDir, `trash-${randomBytes(6).toString('hex')}`);
     try {
       await rename(dir, trash);
     } catch {
+      if (removedId !== undefined) this.sweep(removedId);
       return; // already gone
     }
-    await rm(trash, { recursive: true, force: true }).catch(() => undefined);
+    this.queued.push({ trash, removedId });
+    this.pumpDeletions();
+  }
+
+  /**
+   * Deletes queued trash a few directories at a time: rm runs on libuv's small thread pool, which the
+   * metadata commits and renames of later removals share, so a flood of deletions must not starve them.
+   */
+  private pumpDeletions(): void {
+    while (this.queued.length > 0 && this.deleting.size < MAX_DELETIONS) {
+      const { trash, removedId } = this.queued.shift()!;
+      const deletion: Promise<void> = rm(trash, { recursive: true, force: true })
+        .catch(() => undefined)
+        .then(() => {
+          this.deleting.delete(deletion);
+          if (removedId !== undefined) this.sweep(removedId);
+          this.pumpDeletions();
+        });
+      this.deleting.add(deletion);
+    }
+  }
+
+  /** Changes whenever the snapshot metadata does; read once deletions settled, it names the state left behind. */
+  async fingerprint(): Promise<string> {
+    await this.deleted();
+    return `lmdb-txn:${this.store.lastTransaction()}`;
+  }
+
+  /** Resolves once every directory deletion started so far is done. */
+  async deleted(): Promise<void> {
+    for (;;) {
+      this.pumpDeletions();
+      if (this.deleting.size === 0) return;
+      await Promise.allSettled([...this.deleting]);
+    }
+  }
+
+  /** Drops deleted ids from the trash list in one write, after making their deletions durable. */
+  private sweep(id: number): void {
+    this.swept.push(id);
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    // Tracked from now, so close() waits for it and never closes the store under it.
+    const done: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(async () => {
+        this.sweepScheduled = false;
+        const ids = this.swept.splice(0);
+        // The deletions reach the disk before the ids that would let start-up finish them are forgotten.
+        const handle = await openFile(this.snapshotsDir, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await this.store.forgetTrash(ids);
+      })
+      .catch(() => undefined)
+      .then(() => {
+        this.deleting.delete(done);
+        this.pumpDeletions();
+      });
+    this.deleting.add(done);
   }
 
   private create(
@@ -338,7 +415,7 @@ export class SnapshotterCore implements Snapshotter {
         tx.delete(rec);
         return rec;
       });
-      await this.discard(this.dirOf(removed.id));
+      await this.discard(this.dirOf(removed.id), removed.id);
     });
   }
 
@@ -396,13 +473,15 @@ export class SnapshotterCore implements Snapshotter {
   cleanup(): Promise<void> {
     return this.run('cleanup', undefined, async () => {
       const live = this.store.ids();
+      const trashed = this.store.trashIds();
       const doomed: string[] = [];
       let unknown = 0;
       for (const entry of await readdir(this.snapshotsDir)) {
         const id = /^(?:new-)?(\d+)$/.exec(entry);
         if (id && (this.building.has(Number(id[1])) || (!entry.startsWith('new-') && live.has(Number(id[1])))))
           continue;
-        if (id && !entry.startsWith('new-')) unknown++;
+        // A directory whose removal committed (its id is in the trash list) was meant to go: not unknown.
+        if (id && !entry.startsWith('new-') && !trashed.has(Number(id[1]))) unknown++;
         doomed.push(entry);
       }
       // A crash leaves at most a few finished directories without a record (one per call in flight);
@@ -416,6 +495,8 @@ export class SnapshotterCore implements Snapshotter {
             `${live.size}); is ${join(this.root, 'metadata.lmdb')} damaged? nothing was removed`,
         );
       for (const entry of doomed) await this.discard(join(this.snapshotsDir, entry));
+      await this.deleted();
+      await this.store.forgetTrash([...trashed].filter((id) => !live.has(id)));
     });
   }
 
@@ -423,6 +504,7 @@ export class SnapshotterCore implements Snapshotter {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.pending]);
+    await this.deleted();
     await this.store.close();
     for (const [path, store] of openRoots) if (store === this.store) openRoots.delete(path);
   }

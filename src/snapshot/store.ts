@@ -40,6 +40,11 @@ export class SnapshotStore {
     private readonly names: Database<unknown, string>,
     private readonly children: Database<boolean, [number, number]>,
     private readonly meta: Database<unknown, string>,
+    /**
+     * Ids removed whose directory may still exist (renamed to trash, being deleted): written in the
+     * removal's own transaction, so start-up knows such a directory was meant to go.
+     */
+    private readonly trash: Database<boolean, number>,
   ) {}
 
   static open(path: string): SnapshotStore {
@@ -56,6 +61,7 @@ export class SnapshotStore {
       env.openDB<unknown, string>({ name: 'names' }),
       env.openDB<boolean, [number, number]>({ name: 'children' }),
       env.openDB<unknown, string>({ name: 'meta' }),
+      env.openDB<boolean, number>({ name: 'trash', keyEncoding: 'uint32' }),
     );
   }
 
@@ -135,6 +141,24 @@ export class SnapshotStore {
     return new Set(this.records.getKeys());
   }
 
+  /** The id of the last committed write transaction: it changes whenever anything here is written. */
+  lastTransaction(): number {
+    const { lastTxnId } = this.env.getStats() as { lastTxnId?: unknown };
+    return typeof lastTxnId === 'number' ? lastTxnId : -1;
+  }
+
+  /** Ids whose removal committed while their directory may not be deleted yet. */
+  trashIds(): Set<number> {
+    return new Set(this.damagedOnFailure(() => [...this.trash.getKeys()]));
+  }
+
+  /** Forgets trash ids whose directories are deleted; durable with the next commit (nothing waits for it). */
+  forgetTrash(ids: Iterable<number>): Promise<void> {
+    let last: Promise<unknown> = Promise.resolve();
+    for (const id of ids) last = this.trash.remove(id);
+    return last.then(() => undefined);
+  }
+
   /** The highest id ever allocated, so ids are never reused across restarts. */
   lastId(): number {
     const v = this.meta.get('lastId');
@@ -177,6 +201,7 @@ export class SnapshotStore {
         this.records.remove(rec.id);
         this.names.remove(nameKey(rec.name));
         if (rec.parentId !== undefined) this.children.remove([rec.parentId, rec.id]);
+        this.trash.put(rec.id, true);
       },
     };
     await this.env.childTransaction(() => {

@@ -56,4 +56,12 @@ export interface Snapshotter {
   close(): Promise<void>;
   /** Deletes leftovers (half-made or half-removed snapshot directories). */
   cleanup?(): Promise<void>;
+  /** Resolves once the directories of every removal so far are deleted (removals return after a rename). */
+  deleted?(): Promise<void>;
+  /**
+   * A value that changes whenever the snapshots' metadata changes, by this process or any other; a
+   * clean-shutdown mark keeps it so the next open can tell nothing changed meanwhile. Without one,
+   * every open checks every record.
+   */
+  fingerprint?(): Promise<string>;
 }

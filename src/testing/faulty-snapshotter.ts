@@ -208,6 +208,7 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
     walk: (fn, ...filters) => inner.walk(fn, ...filters),
     close: () => inner.close(),
     ...(inner.cleanup ? { cleanup: () => inner.cleanup!() } : {}),
+    ...(inner.deleted ? { deleted: () => inner.deleted!() } : {}),
   };
   return wrapper;
 }

@@ -1,71 +1,82 @@
 /**
- * A cache of N records: heap bytes per idle record after opening it, and the
- * latency of the first diskUsage$ result when every size is known, against
- * reading the first stored record straight from LMDB in the same run.
- * Run: npm run bench:large [-- --records 100000]
+ * A cache of N committed one-file records made by scripts/make-large-root.ts (10 of them last used
+ * 30 days ago): open time and RSS after a full check and after a clean shutdown, status() time, the
+ * first diskUsage$ row, and a keepDuration prune that finds the 10 victims. Each goal of issue 14 is
+ * printed beside its figure.
+ * Run: npm run bench:large [-- --records 1000000] [-- --snapshotter overlay]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { open } from 'lmdb';
-import { firstValueFrom } from 'rxjs';
-import { openCacheManager } from '../../src/index.js';
+import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { makeLargeRoot } from '../../scripts/make-large-root.js';
+import { type CacheManager, openCacheManager } from '../../src/index.js';
 
 const { values } = parseArgs({
-  options: { records: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '256' } },
+  options: { records: { type: 'string', default: '100000' }, snapshotter: { type: 'string', default: 'native' } },
 });
 const RECORDS = Number(values.records);
-const CONCURRENCY = Number(values.concurrency);
+const KIND = values.snapshotter === 'overlay' ? 'overlay' : 'native';
+const VICTIMS = 10;
+const DAY = 24 * 60 * 60 * 1000;
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+const line = (what: string, figure: string, goal: string) =>
+  console.log(`${what.padEnd(44)} ${figure.padStart(12)}   goal: ${goal}`);
 
-const settledHeap = async () => {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return process.memoryUsage().heapUsed;
-};
+/** The open goal scales with the record count: 0.5 s per 100,000 up to 5 s per 1,000,000. */
+const openGoal = RECORDS <= 100_000 ? '≤ 0.5 s at 100,000' : '≤ 5 s at 1,000,000';
 
-const root = mkdtempSync(join(tmpdir(), 'cachekit-heap-'));
-try {
-  const t0 = performance.now();
-  const cm = await openCacheManager({ root });
-  let made = 0;
-  const worker = async () => {
-    while (made < RECORDS) {
-      made++;
-      await (await (await cm.new(null, { retain: true })).commit()).release();
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  // Size every record once so the reopened cache knows them all.
-  await cm.diskUsage();
-  await cm.close();
-  console.log(`built ${RECORDS} frozen records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-  const before = await settledHeap();
-  const reopened = await openCacheManager({ root });
-  const after = await settledHeap();
-  const { records, liveActors } = reopened.status();
-  console.log(
-    `reopened: ${records} records, ${liveActors} live actors, start-up repairs ${reopened.startup.repairs.length}`,
-  );
-  console.log(`heap per idle record: ${((after - before) / records).toFixed(0)} bytes (goal: under 500)`);
-  const started = performance.now();
-  await firstValueFrom(reopened.diskUsage$());
-  const firstResult = performance.now() - started;
-  await reopened.close();
-  const env = open({ path: join(root, 'metadata'), readOnly: true });
-  const db = env.openDB({ name: 'records' });
+async function timedOpen(root: string): Promise<{ cm: CacheManager; ms: number; rss: number }> {
+  gc?.();
+  const rssBefore = process.memoryUsage().rss;
   const t = performance.now();
-  for (const _ of db.getRange({ limit: 1 })) break;
-  const direct = performance.now() - t;
-  await env.close();
+  const cm = await openCacheManager({ root, snapshotter: KIND });
+  const ms = performance.now() - t;
+  gc?.();
+  return { cm, ms, rss: process.memoryUsage().rss - rssBefore };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'cachekit-large-'));
+try {
+  const root = join(scratch, 'root');
+  const t0 = performance.now();
+  await makeLargeRoot({ root, records: RECORDS, snapshotter: KIND, stale: VICTIMS });
   console.log(
-    `first diskUsage$ result with ${records} known sizes: ${firstResult.toFixed(1)} ms (goal: under 100 ms); first LMDB read: ${direct.toFixed(2)} ms`,
+    `bench:large: ${RECORDS} records (${KIND}), generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+
+  const full = await timedOpen(root);
+  line(
+    `open, full check (${full.cm.startup.check})`,
+    `${(full.ms / 1000).toFixed(2)} s`,
+    `${openGoal} (after a crash)`,
+  );
+  line('RSS added by the open', mb(full.rss), '≤ 600 MB at 1,000,000');
+  await full.cm.close();
+
+  const clean = await timedOpen(root);
+  const cm = clean.cm;
+  line(`open after clean shutdown (${cm.startup.check})`, `${(clean.ms / 1000).toFixed(2)} s`, openGoal);
+  line('RSS added by the open', mb(clean.rss), '≤ 600 MB at 1,000,000');
+  if (cm.startup.records !== RECORDS) throw new Error(`opened ${cm.startup.records} records, made ${RECORDS}`);
+
+  const CALLS = 1000;
+  const ts = performance.now();
+  for (let i = 0; i < CALLS; i++) cm.status();
+  line('status()', `${((performance.now() - ts) / CALLS).toFixed(4)} ms`, '< 1 ms at 1,000,000');
+
+  const td = performance.now();
+  await firstValueFrom(cm.diskUsage$());
+  line('first diskUsage$ row (sizes unknown)', `${(performance.now() - td).toFixed(1)} ms`, '(no goal; reported)');
+
+  const tp = performance.now();
+  const pruned = await lastValueFrom(cm.prune({ keepDuration: 7 * DAY }).pipe(toArray()));
+  const pruneMs = performance.now() - tp;
+  if (pruned.length !== VICTIMS) throw new Error(`keepDuration pruned ${pruned.length}, expected ${VICTIMS}`);
+  line(`prune keepDuration, ${VICTIMS} victims`, `${pruneMs.toFixed(0)} ms`, '< 100 ms at 1,000,000');
+  await cm.close();
 } finally {
-  rmSync(root, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
 }

@@ -92,4 +92,7 @@ export class FaultySnapshotter implements Snapshotter {
   cleanup(): Promise<void> {
     return this.inner.cleanup?.() ?? Promise.resolve();
   }
+  deleted(): Promise<void> {
+    return this.inner.deleted?.() ?? Promise.resolve();
+  }
 }

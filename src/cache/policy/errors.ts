@@ -22,7 +22,7 @@ export function isPolicyError(err: unknown): err is PolicyError {
 export class PlannerStateError extends Error {
   override readonly name = 'PlannerStateError';
   constructor(
-    readonly op: 'next' | 'removed' | 'skipped',
+    readonly op: 'next' | 'nextBatch' | 'removed' | 'skipped',
     readonly id: string | undefined,
     reason: string,
   ) {

@@ -50,6 +50,8 @@ export interface PrunePlannerInput {
  *
  * Protocol: call `next()`, then report the outcome with `removed(id)` or `skipped(id)` (e.g. the manager found a new
  * ref) before calling `next()` again. Skipped records stay present, so their parents stay referenced.
+ * `nextBatch(max)` offers several decisions at once where their outcomes cannot change each other (the rest of a
+ * pass); every one is then reported, in any order, before the next call.
  */
 export class PrunePlanner {
   readonly policy: PruneInfo;
@@ -61,7 +63,8 @@ export class PrunePlanner {
   private readonly filters: FilterSelectors[];
   /** Records that could go right now; kept up to date as removals expose parents. */
   private readonly candidates = new EvictionQueue<RecordSummary>();
-  private pending: PruneDecision | undefined;
+  /** Decisions offered and not yet reported, by id. */
+  private readonly pending = new Map<string, PruneDecision>();
   /** The rest of the current pass when there is no size target, last to offer first. */
   private pass: RecordSummary[] = [];
   private readonly now: number;
@@ -122,16 +125,38 @@ export class PrunePlanner {
   }
 
   next(): PruneDecision | undefined {
-    if (this.pending !== undefined) {
-      throw new PlannerStateError(
-        'next',
-        undefined,
-        `decision for ${JSON.stringify(this.pending.id)} not yet reported as removed or skipped`,
-      );
-    }
+    this.refuseWhilePending('next');
     const decision = this.sizeTargeted ? this.nextBySize() : this.nextInPass();
-    this.pending = decision;
+    if (decision) this.pending.set(decision.id, decision);
     return decision;
+  }
+
+  /**
+   * Up to `max` decisions whose outcomes are independent: the rest of the current pass (none is another's parent,
+   * and a pass is fixed when it starts). With a size target each removal re-ranks what follows, so one at a time.
+   */
+  nextBatch(max: number): PruneDecision[] {
+    this.refuseWhilePending('nextBatch');
+    const first = this.next();
+    if (!first || this.sizeTargeted) return first ? [first] : [];
+    const batch = [first];
+    while (batch.length < max && this.pass.length > 0) {
+      const decision = this.nextInPass();
+      if (!decision) break;
+      this.pending.set(decision.id, decision);
+      batch.push(decision);
+    }
+    return batch;
+  }
+
+  private refuseWhilePending(op: 'next' | 'nextBatch'): void {
+    const [waiting] = this.pending.keys();
+    if (waiting === undefined) return;
+    throw new PlannerStateError(
+      op,
+      undefined,
+      `decision for ${JSON.stringify(waiting)} not yet reported as removed or skipped`,
+    );
   }
 
   /** The pending record is gone; `releasedSize` (default: its summary size) comes off the cache total. */
@@ -164,13 +189,13 @@ export class PrunePlanner {
   }
 
   private takePending(id: string, op: 'removed' | 'skipped'): PruneDecision {
-    if (this.pending === undefined || this.pending.id !== id) {
-      const expected =
-        this.pending === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(this.pending.id)}`;
+    const decision = this.pending.get(id);
+    if (decision === undefined) {
+      const [waiting] = this.pending.keys();
+      const expected = waiting === undefined ? 'no decision is pending' : `pending is ${JSON.stringify(waiting)}`;
       throw new PlannerStateError(op, id, `was not offered (${expected})`);
     }
-    const decision = this.pending;
-    this.pending = undefined;
+    this.pending.delete(id);
     return decision;
   }
 

@@ -57,6 +57,11 @@ const unpackChildren = (packed: number) => Math.floor(packed / CHILD_SHIFT);
 export class RecordIndex {
   private readonly dormant = new Map<string, number>();
   private readonly live = new Map<string, LiveRecord>();
+  /**
+   * Records per current state, kept on every entry, transition and removal so
+   * status() never walks the records (the inspector polls it several times a second).
+   */
+  private readonly counts = new Map<RecordState, number>();
   readonly transitions = new Subject<TransitionReport>();
   readonly removals = new Subject<RemovalReport>();
   /** The id of every record whose state, holders or metadata changed. */
@@ -70,7 +75,14 @@ export class RecordIndex {
 
   /** Registers a record found in metadata at start-up. */
   addDormant(id: string, state: RecordState, children: number): void {
-    this.dormant.set(id, pack(state, children));
+    this.setDormant(id, pack(state, children));
+  }
+
+  /** Records per state, as of now; O(number of states). */
+  stateCounts(): Partial<Record<RecordState, number>> {
+    const out: Partial<Record<RecordState, number>> = {};
+    for (const [state, n] of this.counts) if (n > 0) out[state] = n;
+    return out;
   }
 
   has(id: string): boolean {
@@ -162,7 +174,7 @@ export class RecordIndex {
     const snapshot = this.machine.resolveState({ value: stateValue(state), context });
     const input = { id, retain: meta.retain };
     const actor = createActor(this.machine, { snapshot, input, id: `record:${id}`, ...this.inspection() });
-    this.dormant.delete(id);
+    this.deleteDormant(id);
     return this.attach(meta, actor, state);
   }
 
@@ -201,7 +213,7 @@ export class RecordIndex {
     }
     const packed = this.dormant.get(parentId);
     if (packed === undefined) return;
-    this.dormant.set(parentId, pack(unpackState(packed), Math.max(0, unpackChildren(packed) + delta)));
+    this.setDormant(parentId, pack(unpackState(packed), Math.max(0, unpackChildren(packed) + delta)));
     this.changes.next(parentId);
   }
 
@@ -225,13 +237,13 @@ export class RecordIndex {
       const from = this.stateOf(id);
       const packed = pack(to, children.get(id) ?? 0);
       if (this.dormant.get(id) === packed && from !== undefined) continue;
-      this.dormant.set(id, packed);
+      this.setDormant(id, packed);
       if (from !== undefined && from !== to) this.transitions.next({ id, from, to, event: 'stored', at });
       this.changes.next(id);
     }
     for (const id of [...this.dormant.keys()]) {
       if (seen.has(id)) continue;
-      this.dormant.delete(id);
+      this.deleteDormant(id);
       this.removals.next({ id, reason: 'removed by the owner' });
     }
   }
@@ -242,6 +254,7 @@ export class RecordIndex {
 
   stopAll(): void {
     for (const { actor } of this.live.values()) actor.stop();
+    for (const record of this.live.values()) this.count(record.state, -1);
     this.live.clear();
   }
 
@@ -252,6 +265,7 @@ export class RecordIndex {
   private attach(meta: StoredRecord, actor: RecordActor, state: RecordState): LiveRecord {
     const record: LiveRecord = { actor, meta, state, cause: 'io' };
     this.live.set(meta.id, record);
+    this.count(state, 1);
     actor.subscribe({
       next: (snapshot) => this.onSnapshot(record, snapshot),
       error: () => {
@@ -267,6 +281,10 @@ export class RecordIndex {
     const from = record.state;
     const id = record.meta.id;
     record.state = to;
+    if (to !== from && this.live.get(id) === record) {
+      this.count(from, -1);
+      this.count(to, 1);
+    }
     if (to !== from) this.transitions.next({ id, from, to, event: record.cause, at: Date.now() });
     if (snapshot.status === 'done') {
       this.finishRemoval(record, snapshot.context);
@@ -310,8 +328,8 @@ export class RecordIndex {
 
   private finishRemoval(record: LiveRecord, context: RecordContext): void {
     const id = record.meta.id;
-    this.live.delete(id);
-    this.dormant.delete(id);
+    this.deleteLive(id);
+    this.deleteDormant(id);
     void this.writer.delete(id);
     if (record.meta.parent !== undefined) this.adjustChildren(record.meta.parent, -1);
     this.removals.next({
@@ -327,7 +345,32 @@ export class RecordIndex {
     const snapshot = record.actor.getSnapshot();
     if (!snapshot.hasTag('dormant')) return;
     record.actor.stop();
+    this.deleteLive(id);
+    this.setDormant(id, pack(record.state, snapshot.context.children));
+  }
+
+  private count(state: RecordState, delta: number): void {
+    this.counts.set(state, (this.counts.get(state) ?? 0) + delta);
+  }
+
+  private setDormant(id: string, packed: number): void {
+    const old = this.dormant.get(id);
+    if (old !== undefined) this.count(unpackState(old), -1);
+    this.dormant.set(id, packed);
+    this.count(unpackState(packed), 1);
+  }
+
+  private deleteDormant(id: string): void {
+    const old = this.dormant.get(id);
+    if (old === undefined) return;
+    this.dormant.delete(id);
+    this.count(unpackState(old), -1);
+  }
+
+  private deleteLive(id: string): void {
+    const record = this.live.get(id);
+    if (!record) return;
     this.live.delete(id);
-    this.dormant.set(id, pack(record.state, snapshot.context.children));
+    this.count(record.state, -1);
   }
 }
