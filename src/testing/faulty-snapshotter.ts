@@ -1,5 +1,6 @@
 import { SnapshotError } from '../snapshot/errors.js';
 import type { Snapshotter } from '../snapshot/types.js';
+import { seededRandom } from './seeded.js';
 
 /**
  * A Snapshotter wrapper that fails chosen calls, for testing what a caller does when the disk
@@ -85,18 +86,6 @@ export interface FaultySnapshotter extends Snapshotter {
   replan(plan: FaultPlan): void;
 }
 
-/** mulberry32: a small seeded generator, so a random plan replays exactly from its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function faultError(fault: Fault['kind'], call: SnapshotCall): Error {
   if (fault === 'vanished')
     return new SnapshotError('NOT_FOUND', call.method, call.key, 'snapshot does not exist (injected fault)');
@@ -123,7 +112,7 @@ function checkPlan(plan: FaultPlan): void {
 /** Wraps `inner`; calls not matched by any rule go straight through. */
 export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySnapshotter {
   checkPlan(plan);
-  let random = seeded(plan.seed ?? 1);
+  let random = seededRandom(plan.seed ?? 1);
   const counts = new Map<SnapshotterMethod, number>();
   const used = new Map<FaultRule, number>();
   const injected: InjectedFault[] = [];
@@ -187,7 +176,7 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
     replan(next) {
       checkPlan(next);
       plan = next;
-      random = seeded(next.seed ?? 1);
+      random = seededRandom(next.seed ?? 1);
       counts.clear();
       used.clear();
       seq = 0;

@@ -4,19 +4,8 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { type CacheManager, type ImmutableRef, isCacheError, type MutableRef } from '../../src/index.js';
 // The built-in local kinds: this suite reads or writes their on-disk format (containerd gets the full check always).
+import { seededRandom } from '../../src/testing/seeded.js';
 import { cacheFixture, LOCAL_SNAPSHOTTERS as SNAPSHOTTERS } from './helpers.js';
-
-/** A small seeded generator (mulberry32), so a failing sequence can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Records per state the slow way: every record disk usage lists, asked one by one. */
 async function walkCounts(cm: CacheManager): Promise<Record<string, number>> {
@@ -41,7 +30,7 @@ for (const { kind, skip } of SNAPSHOTTERS) {
     it('equal a walk over every record after many random transitions, across reopen', async () => {
       const root = fx.root();
       let cm = await fx.open(root);
-      const next = random(14);
+      const next = seededRandom(14);
       const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(next() * items.length)];
       let immutables: ImmutableRef[] = [];
       let mutables: MutableRef[] = [];

@@ -24,14 +24,5 @@ export function treeHash(dir: string): string {
   return hash.digest('hex');
 }
 
-/** A small seeded generator (mulberry32), so a run replays from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator (mulberry32), so a run replays from its seed. */
+export { seededRandom as rng } from '../../src/testing/seeded.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCacheError, NativeSnapshotter } from '../../src/index.js';
 import { faultySnapshotter, recordTransitions, testCache, transitionCoverage } from '../../src/testing/index.js';
+import { LAZY_TRANSITIONS } from '../exchange/lazy-transitions.js';
 
 /**
  * Every transition of the record machine, taken through the public API, with faults where only a
@@ -11,18 +12,8 @@ import { faultySnapshotter, recordTransitions, testCache, transitionCoverage } f
  * which need a registry (taken in test/exchange): the machine holds only transitions a user can cause.
  */
 
-/** Lazy records come from a registry import: test/exchange/failures.test.ts takes each of these against one. */
-const NEEDS_REGISTRY = [
-  'pulling --io--> committed.held',
-  'pulling --io--> committed.released',
-  'pulling --io--> remote.held',
-  'pulling --io--> remote.released',
-  'remote.held --PULL--> pulling',
-  'remote.held --RELEASE--> remote.released',
-  'remote.released --ACQUIRE--> remote.held',
-  'remote.released --PULL--> pulling',
-  'remote.released --REMOVE--> removing',
-];
+/** Lazy records come from a registry import: test/exchange takes those transitions against one. */
+const NEEDS_REGISTRY = LAZY_TRANSITIONS;
 
 const snapshotDir = mkdtempSync(join(tmpdir(), 'cachekit-coverage-'));
 afterAll(() => rmSync(snapshotDir, { recursive: true, force: true }));
