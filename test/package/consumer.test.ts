@@ -229,8 +229,12 @@ describe('an app bundled with esbuild', () => {
       outdir,
       // .mjs, as an app whose package.json is not "type": "module" writes it; the worker takes the same extension.
       outExtension: { '.js': '.mjs' },
-      // lmdb loads a native addon, so it stays a runtime dependency of the bundle.
-      external: ['lmdb', 'fs-ext'],
+      // Packages that load native addons stay runtime dependencies of the bundle (docs/api.md says which).
+      external: ['lmdb', 'fs-ext', 'zstd-napi', '@napi-rs/xattr'],
+      // CommonJS inside an ESM bundle (tar-stream's streams) requires Node built-ins: give it a require.
+      banner: {
+        js: "import { createRequire as bannerRequire } from 'node:module'; const require = bannerRequire(import.meta.url);",
+      },
       logLevel: 'silent',
     });
     const bundle = readFileSync(join(outdir, 'app.mjs'), 'utf8');
