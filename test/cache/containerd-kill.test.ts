@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContainerdSnapshotter } from '../../src/snapshot/containerd/containerd-snapshotter.js';
 import { ContainerdRpc } from '../../src/snapshot/containerd/rpc.js';
+import { isSnapshotError } from '../../src/snapshot/errors.js';
 import { namespaceProblems } from './containerd-consistency.js';
 import type { OwnerAck } from './fixtures/containerd-owner.js';
 import { CONTAINERD_SNAPSHOTTER, cacheFixture, containerdSkip, namespaceFor, sharedContainerd } from './helpers.js';
@@ -119,7 +120,25 @@ describe.skipIf(containerdSkip !== undefined)(
             await m.release();
             await ref.release();
           }
-          problems.push(...(await namespaceProblems(cm, sn)));
+          for (const problem of await namespaceProblems(cm, sn)) {
+            // containerd 1.6 keeps its metadata and the overlayfs store in two databases: a kill of the
+            // daemon's client between their commits can leave a snapshot it lists but can no longer stat
+            // (NOT_FOUND), which no client can remove. Reported, not failed; anything else is a problem.
+            const listed = /^snapshot (\S+) \(\w+\) belongs to no record$/.exec(problem)?.[1];
+            if (
+              listed &&
+              (await sn.stat(listed).then(
+                () => false,
+                (e: unknown) => isSnapshotError(e, 'NOT_FOUND'),
+              ))
+            ) {
+              console.warn(
+                `after kill ${kill}: containerd lists ${listed} but cannot stat it (its two stores disagree)`,
+              );
+              continue;
+            }
+            problems.push(problem);
+          }
           await cm.close();
           const again = await fx.open(root);
           problems.push(...again.startup.repairs.map((r) => `second open repaired: ${r.action} ${r.detail}`));
