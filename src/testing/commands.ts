@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { ImmutableRef, MutableRef } from '../cache/refs.js';
 import { batchArbitrary } from './batch.js';
 import { type CrashOptions, crashArbitrary } from './crash.js';
-import type { CacheModel, ModelOutcome, ModelRef } from './model.js';
+import { CALL_NAMES, type CacheModel, type CallName, type ModelOutcome, type ModelRef } from './model.js';
 import { attempt, type CacheCommand, expectMatchesModel, expectSameOutcome, type RealCache } from './real-cache.js';
 
 /**
@@ -14,34 +14,10 @@ import { attempt, type CacheCommand, expectMatchesModel, expectSameOutcome, type
 export type { CacheCommand } from './real-cache.js';
 
 /** The built-in commands, by the name their weight is given under. */
-export type CacheCommandName =
-  | 'new'
-  | 'commit'
-  | 'finalize'
-  | 'release'
-  | 'get'
-  | 'getMutable'
-  | 'clone'
-  | 'remove'
-  | 'prune'
-  | 'reopen'
-  | 'batch'
-  | 'crash';
+export type CacheCommandName = CallName | 'prune' | 'reopen' | 'batch' | 'crash';
 
-export const CACHE_COMMAND_NAMES: readonly CacheCommandName[] = [
-  'new',
-  'commit',
-  'finalize',
-  'release',
-  'get',
-  'getMutable',
-  'clone',
-  'remove',
-  'prune',
-  'reopen',
-  'batch',
-  'crash',
-];
+/** Every call of the model, then the commands that act on the whole cache. */
+export const CACHE_COMMAND_NAMES: readonly CacheCommandName[] = [...CALL_NAMES, 'prune', 'reopen', 'batch', 'crash'];
 
 export interface CacheCommandsOptions {
   /**
