@@ -63,7 +63,10 @@ export class Expectations {
         case 'fail':
           if (ack.id !== undefined && pendingRemovals.has(ack.id)) {
             const hash = pendingRemovals.get(ack.id);
-            if (hash !== undefined && (ack.what === 'remove' || ack.what === 'thaw')) this.content.set(ack.id, hash);
+            // NOT_FOUND says the record is gone (a prune in another lane took it first): nothing to restore.
+            const stillThere = ack.code !== 'NOT_FOUND';
+            if (hash !== undefined && stillThere && (ack.what === 'remove' || ack.what === 'thaw'))
+              this.content.set(ack.id, hash);
             pendingRemovals.delete(ack.id);
           }
           // A failed prune may have removed some records before it stopped.
@@ -78,7 +81,11 @@ export class Expectations {
           break;
         case 'prune-end':
           pruning.delete(ack.lane);
-          for (const id of ack.ids) this.content.delete(id);
+          for (const id of ack.ids) {
+            this.content.delete(id);
+            // A removal or thaw still in flight on another lane can no longer bring it back.
+            if (pendingRemovals.has(id)) pendingRemovals.set(id, undefined);
+          }
           break;
         case 'untyped':
           this.untyped.push(ack);
