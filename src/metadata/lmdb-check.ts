@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { walkLmdbPages } from './lmdb-pages.js';
 
 /**
  * A look at an LMDB data file before lmdb-js maps it. LMDB trusts its file:
@@ -81,7 +82,7 @@ function readAt(fd: number, offset: number, length: number): Buffer {
 }
 
 /**
- * Checks an LMDB data file's size and meta pages. `{ ok: true }` for a file
+ * Checks an LMDB data file's size, meta pages and every page its trees use. `{ ok: true }` for a file
  * that does not exist (LMDB creates it). Never throws for a bad file, only
  * for a file it cannot read at all (such as EACCES), which callers report.
  */
@@ -126,7 +127,10 @@ export function checkLmdbFile(path: string): LmdbCheck {
           ok: false,
           reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}`,
         };
-    return { ok: true, facts: { pageSize, pages, lastPage: Number(meta.lastPage), txnid: meta.txnid } };
+    const lastPage = Number(meta.lastPage);
+    const damaged = walkLmdbPages({ fd, pageSize, lastPage, roots: meta.roots });
+    if (damaged !== undefined) return { ok: false, reason: damaged };
+    return { ok: true, facts: { pageSize, pages, lastPage, txnid: meta.txnid } };
   } finally {
     closeSync(fd);
   }

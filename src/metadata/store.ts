@@ -92,9 +92,21 @@ export class MetadataStore {
 
   /** The record, validated; undefined when absent; a MetadataError CORRUPT when the stored value is corrupt. */
   get(id: string): StoredRecord | undefined {
-    const raw = this.damagedOnFailure(() => this.records.get(id));
+    const raw = this.decoded(id);
     if (raw === undefined) return undefined;
+    if (raw instanceof Undecodable)
+      throw new MetadataError('CORRUPT', this.path, `record ${id}: stored metadata is corrupt: ${raw.reason}`, { id });
     return parseStored(this.path, id, raw);
+  }
+
+  /** The stored value, or Undecodable when its bytes are not a value at all (overwritten on disk). */
+  private decoded(id: string): unknown {
+    try {
+      return this.damagedOnFailure(() => this.records.get(id));
+    } catch (err) {
+      if (err instanceof MetadataError) throw err;
+      return new Undecodable(`it cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+    }
   }
 
   /**
@@ -108,22 +120,52 @@ export class MetadataStore {
 
   /** Every record, validated; corrupt entries are reported to `onCorrupt` instead of thrown. */
   *all(onCorrupt: (entry: CorruptEntry) => void): Generator<StoredRecord> {
-    const range = this.damagedOnFailure(() => this.records.getRange()[Symbol.iterator]());
-    for (
-      let next = this.damagedOnFailure(() => range.next());
-      !next.done;
-      next = this.damagedOnFailure(() => range.next())
-    ) {
-      const { key, value } = next.value;
+    const check = (key: string, value: unknown): StoredRecord | undefined => {
+      if (value instanceof Undecodable) {
+        onCorrupt({ id: key, reason: value.reason });
+        return undefined;
+      }
       const result = StoredRecord.safeParse(value);
-      if (result.success && result.data.id === key) yield result.data;
-      else
-        onCorrupt({
-          id: String(key),
-          reason: result.success
-            ? `stored id ${result.data.id} differs from its key`
-            : result.error.issues.map(describeIssue).join('; '),
-        });
+      if (result.success && result.data.id === key) return result.data;
+      onCorrupt({
+        id: key,
+        reason: result.success
+          ? `stored id ${result.data.id} differs from its key`
+          : result.error.issues.map(describeIssue).join('; '),
+      });
+      return undefined;
+    };
+    // One decoding range is the fast path; a value whose bytes do not decode stops it with a throw,
+    // and from there each value is read on its own, so that one counts as one corrupt record.
+    const range = this.damagedOnFailure(() => this.records.getRange()[Symbol.iterator]());
+    let last: string | undefined;
+    for (;;) {
+      let next: IteratorResult<{ key: string; value: unknown }>;
+      try {
+        next = this.damagedOnFailure(() => range.next());
+      } catch (err) {
+        if (err instanceof MetadataError) throw err;
+        break;
+      }
+      if (next.done) return;
+      last = next.value.key;
+      const record = check(last, next.value.value);
+      if (record) yield record;
+    }
+    const keys = this.damagedOnFailure(() =>
+      this.records.getKeys(last === undefined ? {} : { start: last })[Symbol.iterator](),
+    );
+    for (
+      let next = this.damagedOnFailure(() => keys.next());
+      !next.done;
+      next = this.damagedOnFailure(() => keys.next())
+    ) {
+      const key = next.value;
+      if (key === last) continue;
+      const value = this.decoded(key);
+      if (value === undefined) continue;
+      const record = check(key, value);
+      if (record) yield record;
     }
   }
 
@@ -226,6 +268,11 @@ export class MetadataStore {
 
 function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
   return `${issue.path.length ? issue.path.join('.') : 'value'} ${issue.message}`;
+}
+
+/** A stored value whose bytes do not decode. */
+class Undecodable {
+  constructor(readonly reason: string) {}
 }
 
 function parseStored(path: string, id: string, raw: unknown): StoredRecord {

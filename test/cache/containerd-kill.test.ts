@@ -140,7 +140,9 @@ describe.skipIf(containerdSkip !== undefined)(
             // What start-up did about the record, if anything, says where the snapshot came from.
             const id = listed?.split('/')[1];
             const why = cm.startup.repairs.filter((r) => id !== undefined && r.id === id);
-            problems.push(why.length > 0 ? `${problem} (${why.map((r) => `${r.action}: ${r.detail}`).join('; ')})` : problem);
+            problems.push(
+              why.length > 0 ? `${problem} (${why.map((r) => `${r.action}: ${r.detail}`).join('; ')})` : problem,
+            );
           }
           await cm.close();
           const again = await fx.open(root);
