@@ -14,10 +14,13 @@ export function tableRow(u: UsageInfo, now: number): string[] {
   return [
     terminalText(u.id, { max: CELL_MAX }) + (u.mutable ? '*' : ''),
     String(!u.inUse),
-    size(u.size) + (u.shared ? '*' : ''),
+    sizeCell(u) + (u.shared ? '*' : ''),
     ago(u, now),
   ];
 }
+
+/** A record that could not be sized says so: its 0 is not a size, and must not read as an empty layer. */
+const sizeCell = (u: UsageInfo) => (u.sizeError === undefined ? size(u.size) : 'unknown');
 
 /** Cells padded to their column's widest, two spaces apart. */
 export function alignRows(lines: readonly (readonly string[])[]): string[] {
@@ -66,7 +69,7 @@ export function renderUsageBlock(u: UsageInfo, now = Date.now()): string {
     `Mutable:      ${u.mutable}`,
     `Reclaimable:  ${!u.inUse}`,
     `Shared:       ${u.shared}`,
-    `Size:         ${size(u.size)}`,
+    `Size:         ${u.sizeError === undefined ? size(u.size) : `unknown (${t(u.sizeError)})`}`,
     ...(u.description ? [`Description:  ${t(u.description)}`] : []),
     ...(u.key ? [`Key:          ${t(u.key)}`] : []),
     ...(u.remoteSize !== undefined ? [`Remote size:  ${size(u.remoteSize)} (lazy: not pulled)`] : []),
