@@ -239,9 +239,29 @@ export class ContainerdSnapshotter implements Snapshotter {
     try {
       await this.rpc.snapshot('Remove', { snapshotter: this.options.snapshotter, key }, this.callOptions());
     } catch (err) {
-      throw toSnapshotError(err, 'remove', key);
+      const error = toSnapshotError(err, 'remove', key);
+      if (!isSnapshotError(error, 'FAILED_PRECONDITION') || !(await this.leftToGc(key))) throw error;
+      return;
     }
     await this.leases.delete(heldLeaseId(this.options.snapshotter, key), sync).catch(() => undefined);
+  }
+
+  /**
+   * A snapshot refused "with child" when none is listed: containerd's GC deleted a child without
+   * unlinking it from its parent (containerd issue 11908), so no Remove can ever take the parent.
+   * Its GC can: deleting the snapshot's lease with sync collects it. True once it is gone.
+   */
+  private async leftToGc(key: string): Promise<boolean> {
+    try {
+      const listed = await this.rpc.listSnapshots(this.options.snapshotter, [], this.callOptions());
+      if (listed.some((p) => p.parent === key)) return false;
+      await this.leases.delete(heldLeaseId(this.options.snapshotter, key), true);
+      await this.rpc.snapshot('Stat', { snapshotter: this.options.snapshotter, key }, this.callOptions());
+      return false;
+    } catch (err) {
+      // Gone is the answer hoped for; any other failure leaves the refusal standing.
+      return hasGrpcCode(err, GrpcStatus.NOT_FOUND);
+    }
   }
 
   stat(key: string): Promise<Info> {
