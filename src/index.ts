@@ -99,6 +99,7 @@ export type {
   UsageOptions,
   WalkFn,
   Snapshotter,
+  UndeletedDirectory,
 } from './snapshot/types.js';
 export { SnapshotError, isSnapshotError, type SnapshotErrorCode } from './snapshot/errors.js';
 export { NativeSnapshotter } from './snapshot/native/native-snapshotter.js';

@@ -380,6 +380,7 @@ export class CacheManager {
         usage: () => this.diskUsage(),
         removeRecord: (id, reason) => this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason }),
         deleted: () => this.snapshotDeletions(),
+        undeleted: () => this.engine.snapshotter.undeleted?.() ?? [],
         now: () => this.clock.now(),
       },
       valid,

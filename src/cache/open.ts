@@ -245,7 +245,9 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       if (loaded !== undefined) {
         // Leftover directories are not records: one readdir, no record checked.
         await snapshotter.cleanup?.();
-        Object.assign(startup, { records: loaded, check: 'clean-shutdown' });
+        const stuck = undeletableRepairs(snapshotter);
+        for (const entry of stuck) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
+        Object.assign(startup, { records: loaded, check: 'clean-shutdown', repairs: stuck });
         started = true;
         return;
       }
@@ -260,7 +262,7 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         report.repairs.push(entry);
         hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
       }
-      const mountRepairs: ReconcileEntry[] = [
+      const sweepRepairs: ReconcileEntry[] = [
         ...swept.unmounted.map((path) => ({
           action: 'unmounted-leaked-mount' as const,
           detail: `${path} was left mounted by an earlier owner; unmounted it`,
@@ -269,9 +271,10 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
           action: 'kept-busy-mount' as const,
           detail: `${path} is still mounted and could not be unmounted: ${reason}`,
         })),
+        ...undeletableRepairs(snapshotter),
       ];
-      for (const entry of mountRepairs) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
-      Object.assign(startup, report, { repairs: [...mountRepairs, ...report.repairs] });
+      for (const entry of sweepRepairs) hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });
+      Object.assign(startup, report, { repairs: [...sweepRepairs, ...report.repairs] });
       started = true;
     },
     close: async () => {
@@ -294,4 +297,12 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     throw cacheErrorFromMetadata(err);
   }
   return engine as Engine;
+}
+
+/** Snapshot directories start-up could not delete: kept and named, never dropped silently. */
+function undeletableRepairs(snapshotter: Snapshotter): ReconcileEntry[] {
+  return (snapshotter.undeleted?.() ?? []).map(({ path, reason }) => ({
+    action: 'kept-undeletable-directory' as const,
+    detail: `${path} could not be deleted: ${reason}`,
+  }));
 }

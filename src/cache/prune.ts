@@ -12,6 +12,7 @@ import {
 import { needsDiskStats } from './policy/keep-bytes.js';
 import { CacheError, isCacheError } from './errors.js';
 import { usageSummary, type UsageInfo } from './usage.js';
+import type { UndeletedDirectory } from '../snapshot/types.js';
 
 /** A record a prune removed (or, in a dry run, would remove), with the rule that sent it. */
 export interface PrunedRecord extends UsageInfo {
@@ -30,6 +31,8 @@ export interface PruneHost {
   removeRecord(id: string, reason: string): Promise<void>;
   /** Resolves once the snapshot directories of every removal so far are deleted (they go in the background). */
   deleted(): Promise<void>;
+  /** Removed snapshots' directories still on disk because deleting them failed. */
+  undeleted(): readonly UndeletedDirectory[];
   /** The manager's clock, for keepDuration. */
   now(): number;
 }
@@ -54,6 +57,8 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
     const gone = new Set<string>();
     /** Removals whose snapshot stayed on disk: skipped, so the rest of the prune goes on, and reported at the end. */
     const failed = new Map<string, CacheError>();
+    /** Directories stuck before this prune are not its doing. */
+    const stuckBefore = new Set(host.undeleted().map((d) => d.path));
     const run = async () => {
       for (const [index, policy] of policies.entries()) {
         if (stopped) return;
@@ -104,7 +109,20 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
     };
     run().then(
       () => {
+        // A directory that could not be deleted still uses the disk: the prune did not free it.
+        const stuck = host.undeleted().filter((d) => !stuckBefore.has(d.path));
         const [first] = failed.values();
+        if (!first && stuck.length > 0) {
+          const named = stuck.slice(0, 3).map((d) => `${d.path} (${d.reason})`);
+          subscriber.error(
+            new CacheError(
+              'INVALID',
+              `prune: ${stuck.length} removed record(s)' directories could not be deleted and still use disk: ` +
+                `${named.join('; ')}${stuck.length > 3 ? ` and ${stuck.length - 3} more` : ''}`,
+            ),
+          );
+          return;
+        }
         if (!first) {
           subscriber.complete();
           return;

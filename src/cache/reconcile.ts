@@ -21,7 +21,8 @@ export type ReconcileAction =
   | 'kept-busy-mount'
   | 'released-orphan-lease'
   | 'rebuilt-record'
-  | 'moved-to-lost-found';
+  | 'moved-to-lost-found'
+  | 'kept-undeletable-directory';
 
 export interface ReconcileEntry {
   action: ReconcileAction;

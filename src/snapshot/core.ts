@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open as openFile, readdir, realpath, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { deleteTree } from './delete-tree.js';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
 import { SnapshotStore, type SnapshotRecord } from './store.js';
-import type { Info, Mount, Snapshotter, SnapshotOptions, Usage, UsageOptions, WalkFn } from './types.js';
+import type {
+  Info,
+  Mount,
+  Snapshotter,
+  SnapshotOptions,
+  UndeletedDirectory,
+  Usage,
+  UsageOptions,
+  WalkFn,
+} from './types.js';
 import { normalizeLabels, validateKey } from './validate.js';
 
 /** Field names a snapshot walk filter may use. */
@@ -78,6 +88,8 @@ export class SnapshotterCore implements Snapshotter {
   /** Removed ids whose directory is deleted, waiting to be dropped from the store's trash list. */
   private readonly swept: number[] = [];
   private sweepScheduled = false;
+  /** Trash directories that could not be deleted, with the reason: reported, retried at the next start. */
+  private readonly stuck = new Map<string, string>();
   /** Ids whose directory exists but whose record may not be written yet. */
   private readonly building = new Set<number>();
   readonly snapshotsDir: string;
@@ -177,9 +189,12 @@ export class SnapshotterCore implements Snapshotter {
    * directory is gone, so a crash anywhere in between leaves a leftover that cleanup() knows to delete.
    */
   private async discard(dir: string, removedId?: number): Promise<void> {
-    const trash = join(this.snapshotsDir, `trash-${randomBytes(6).toString('hex')}`);
+    // Trash a failed deletion left is deleted where it is: renaming it again would only hide it.
+    const trash = basename(dir).startsWith('trash-')
+      ? dir
+      : join(this.snapshotsDir, `trash-${randomBytes(6).toString('hex')}`);
     try {
-      await rename(dir, trash);
+      if (trash !== dir) await rename(dir, trash);
     } catch {
       if (removedId !== undefined) this.sweep(removedId);
       return; // already gone
@@ -195,9 +210,11 @@ export class SnapshotterCore implements Snapshotter {
   private pumpDeletions(): void {
     while (this.queued.length > 0 && this.deleting.size < MAX_DELETIONS) {
       const { trash, removedId } = this.queued.shift()!;
-      const deletion: Promise<void> = rm(trash, { recursive: true, force: true })
-        .catch(() => undefined)
-        .then(() => {
+      const deletion: Promise<void> = deleteTree(trash)
+        .catch((err: unknown) => (err instanceof Error ? err.message : String(err)))
+        .then((failure) => {
+          if (failure === undefined) this.stuck.delete(trash);
+          else this.stuck.set(trash, failure);
           this.deleting.delete(deletion);
           if (removedId !== undefined) this.sweep(removedId);
           this.pumpDeletions();
@@ -219,6 +236,11 @@ export class SnapshotterCore implements Snapshotter {
       if (this.deleting.size === 0) return;
       await Promise.allSettled([...this.deleting]);
     }
+  }
+
+  /** Removed snapshots' directories that are still on disk because their deletion failed, and why. */
+  undeleted(): UndeletedDirectory[] {
+    return [...this.stuck].map(([path, reason]) => ({ path, reason }));
   }
 
   /** Drops deleted ids from the trash list in one write, after making their deletions durable. */

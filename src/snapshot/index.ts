@@ -1,4 +1,14 @@
-export type { Info, Usage, Mount, SnapshotKind, SnapshotOptions, UsageOptions, WalkFn, Snapshotter } from './types.js';
+export type {
+  Info,
+  Usage,
+  Mount,
+  SnapshotKind,
+  SnapshotOptions,
+  UsageOptions,
+  WalkFn,
+  Snapshotter,
+  UndeletedDirectory,
+} from './types.js';
 export {
   SnapshotError,
   isSnapshotError,

@@ -58,10 +58,18 @@ export interface Snapshotter {
   cleanup?(): Promise<void>;
   /** Resolves once the directories of every removal so far are deleted (removals return after a rename). */
   deleted?(): Promise<void>;
+  /** Removed snapshots' directories still on disk because deleting them failed (retried by `cleanup`). */
+  undeleted?(): UndeletedDirectory[];
   /**
    * A value that changes whenever the snapshots' metadata changes, by this process or any other; a
    * clean-shutdown mark keeps it so the next open can tell nothing changed meanwhile. Without one,
    * every open checks every record.
    */
   fingerprint?(): Promise<string>;
+}
+
+/** A removed snapshot's directory that could not be deleted, and why (a mount inside it, a failing disk). */
+export interface UndeletedDirectory {
+  path: string;
+  reason: string;
 }

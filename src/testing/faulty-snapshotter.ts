@@ -198,6 +198,7 @@ export function faultySnapshotter(inner: Snapshotter, plan: FaultPlan): FaultySn
     close: () => inner.close(),
     ...(inner.cleanup ? { cleanup: () => inner.cleanup!() } : {}),
     ...(inner.deleted ? { deleted: () => inner.deleted!() } : {}),
+    ...(inner.undeleted ? { undeleted: () => inner.undeleted!() } : {}),
   };
   return wrapper;
 }

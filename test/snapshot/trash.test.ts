@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NativeSnapshotter } from '../../src/index.js';
+import { isCacheError, NativeSnapshotter, openCacheManager } from '../../src/index.js';
+import { mountPointsUnder } from '../../src/snapshot/delete-tree.js';
 import { SnapshotStore } from '../../src/snapshot/store.js';
 
 const roots: string[] = [];
@@ -52,4 +54,78 @@ describe('removed snapshots whose directories were not deleted yet', () => {
     expect(readdirSync(join(root, 'snapshots'))).toEqual([]);
     await snap.close();
   });
+
+  it('a tree deeper than PATH_MAX (fs.rm fails with ENAMETOOLONG) is still deleted', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cachekit-trash-'));
+    roots.push(root);
+    const snap = await NativeSnapshotter.open(root);
+    const [mount] = await snap.prepare('active/deep');
+    // 300 levels of 20 characters: over 6,000 bytes of path, past Linux's 4,096; made with relative steps.
+    const made = spawnSync(
+      'bash',
+      [
+        '-c',
+        'for i in $(seq 300); do mkdir aaaaaaaaaaaaaaaaaaaa && cd aaaaaaaaaaaaaaaaaaaa || exit 1; done; echo x > f',
+      ],
+      {
+        cwd: mount!.source,
+      },
+    );
+    expect(made.status, made.stderr.toString()).toBe(0);
+    await snap.remove('active/deep');
+    await snap.deleted();
+    expect(snap.undeleted()).toEqual([]);
+    expect(readdirSync(join(root, 'snapshots'))).toEqual([]);
+    await snap.close();
+  });
+
+  const asRoot = process.getuid?.() === 0;
+  it.skipIf(!asRoot)(
+    `a directory holding a mount point is kept and named by the snapshotter, the prune and the next start${asRoot ? '' : ' (skipped: bind mounts need root)'}`,
+    async () => {
+      const root = mkdtempSync(join(tmpdir(), 'cachekit-trash-'));
+      roots.push(root);
+      const elsewhere = mkdtempSync(join(tmpdir(), 'cachekit-elsewhere-'));
+      roots.push(elsewhere);
+      let cm = await openCacheManager({ root, snapshotter: 'native' });
+      const mut = await cm.new(null);
+      const m = await mut.mount();
+      // Someone mounts over a directory inside the layer (a bind mount of theirs, never ours to undo).
+      const inside = join(m.path, 'mnt');
+      mkdirSync(inside);
+      await m.release();
+      const ref = await mut.commit();
+      const { id } = ref;
+      await ref.release();
+      const dir = readdirSync(join(root, 'snapshots', 'snapshots')).map((d) => join(root, 'snapshots', 'snapshots', d));
+      expect(dir).toHaveLength(1);
+      const point = join(dir[0]!, 'mnt');
+      expect(spawnSync('mount', ['--bind', elsewhere, point]).status).toBe(0);
+      try {
+        const pruned: string[] = [];
+        const error = await new Promise<unknown>((resolve) =>
+          cm
+            .prune()
+            .subscribe({ next: (r) => void pruned.push(r.id), error: resolve, complete: () => resolve(undefined) }),
+        );
+        // The record is gone (its removal is durable), but the space is not free: the prune says so.
+        expect(pruned).toEqual([id]);
+        expect(isCacheError(error, 'INVALID')).toBe(true);
+        expect(String((error as Error).message)).toMatch(/could not be deleted.*mount point/);
+        await cm.close();
+        // The next start retries, and names what it still cannot delete.
+        cm = await openCacheManager({ root, snapshotter: 'native' });
+        expect(cm.startup.repairs.map((r) => r.action)).toContain('kept-undeletable-directory');
+        await cm.close();
+      } finally {
+        // The removal renamed the directory, and the mount went with it.
+        for (const p of await mountPointsUnder(root)) spawnSync('umount', [p]);
+      }
+      // Once the mount is gone, the next start deletes it.
+      cm = await openCacheManager({ root, snapshotter: 'native' });
+      expect(cm.startup.repairs.map((r) => r.action)).not.toContain('kept-undeletable-directory');
+      expect(readdirSync(join(root, 'snapshots', 'snapshots'))).toEqual([]);
+      await cm.close();
+    },
+  );
 });

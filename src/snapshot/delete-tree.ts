@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { readFile, rm, lstat } from 'node:fs/promises';
+
+/**
+ * Deletes a snapshot directory tree, and says why when it could not. `fs.rm` fails on trees deeper
+ * than PATH_MAX (ENAMETOOLONG), which GNU `rm -rf` walks with relative paths, so that is the fallback;
+ * `--one-file-system` keeps it from deleting through a mount point left inside the tree, and such
+ * mount points are named rather than unmounted: a mount this process did not make may be someone's.
+ * Resolves undefined once the path is gone, or with the reason it is still there.
+ */
+export async function deleteTree(path: string): Promise<string | undefined> {
+  let first: unknown;
+  try {
+    await rm(path, { recursive: true, force: true });
+    return undefined;
+  } catch (err) {
+    first = err;
+  }
+  const mounts = await mountPointsUnder(path);
+  if (mounts.length > 0)
+    return `it holds ${mounts.length} mount point(s) (${mounts.slice(0, 3).join(', ')}); unmount them and it goes at the next start`;
+  const fallback = await rmOneFileSystem(path);
+  if (!(await exists(path))) return undefined;
+  const why = first instanceof Error ? first.message : String(first);
+  return `fs.rm failed (${why}) and rm -rf --one-file-system failed (${fallback})`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function rmOneFileSystem(path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn('rm', ['-rf', '--one-file-system', '--', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 2000) stderr += d.toString();
+    });
+    child.on('error', (err) => resolve(err.message));
+    child.on('close', (code) => resolve(code === 0 ? 'exit 0' : `exit ${code}: ${stderr.trim().split('\n')[0] ?? ''}`));
+  });
+}
+
+/** Mount points at or below `path` in this process's mount namespace (mountinfo escapes spaces as octal). */
+export async function mountPointsUnder(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const points: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    const point = field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+    if (point === path || point.startsWith(`${path}/`)) points.push(point);
+  }
+  return points;
+}
