@@ -1,4 +1,5 @@
 import {
+  COMMITTED_MODEL_STATES,
   IO_MODEL_STATES,
   type ModelRecord,
   type ModelRefusalCode,
@@ -168,7 +169,7 @@ function modelOf(records: Map<string, ModelRecord>, refs: Map<number, ModelRef>,
       const ref = heldRef(handle, 'immutable');
       if (!ref) return GONE;
       // Finalizing committed content is a no-op, not a refusal.
-      if (recordOf(ref.record)!.state.startsWith('committed')) return { ok: true, value: undefined };
+      if (COMMITTED_MODEL_STATES.has(recordOf(ref.record)!.state)) return { ok: true, value: undefined };
       return apply(ref.record, 'finalize');
     },
     release(handle) {

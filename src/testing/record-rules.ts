@@ -88,6 +88,9 @@ export const UNHELD_MODEL_STATES: ReadonlySet<ModelState> = new Set([
   'removalFailed',
 ]);
 
+/** States whose content is finalized (BuildKit's committed records): finalizing them again is a no-op. */
+export const COMMITTED_MODEL_STATES: ReadonlySet<ModelState> = new Set(['committed.held', 'committed.released']);
+
 /** Who holds the content now: refs held means `.held`, none means the unheld leaf of the phase. */
 const heldOr = (phase: 'frozen' | 'committed' | 'remote', refs: number): ModelState =>
   refs > 0 ? `${phase}.held` : `${phase}.released`;

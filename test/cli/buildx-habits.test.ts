@@ -234,6 +234,8 @@ describe('roots', () => {
       ['prune', '-f'],
       ['prune', '--dry-run'],
       ['serve', '--port', '0'],
+      ['recover', '--mode', 'lost+found'],
+      ['recover', '--mode', 'rebuild-metadata'],
     ]) {
       const result = await cachekit(...args, '--root', typo);
       expect(result.code, args.join(' ')).toBe(1);
