@@ -39,7 +39,7 @@ async function workload(cm: CacheManager) {
 describe('observable state', () => {
   const fx = cacheFixture('native');
 
-  it('events$ replays to the states that describe and inspect report, one transition per change', async () => {
+  it('events$ replays to the states that describe and status report, one transition per change', async () => {
     const cm = await fx.open();
     const events: CacheEvent[] = [];
     const sub = cm.events$.subscribe((e) => events.push(e));

@@ -6,6 +6,7 @@ import { isRegistryError } from '../../remote/registry/index.js';
 import { CacheError } from '../errors.js';
 import { newRecordId } from '../keys.js';
 import type { RecordIndex } from '../records/record-index.js';
+import { dormantStateOf } from '../records/rules.js';
 
 /** What an import decided: the record each entry is now (made lazy, or a local one that had its key). */
 export interface ImportOutcome {
@@ -57,7 +58,8 @@ export async function importRecords(index: RecordIndex, records: readonly Import
   });
   for (const meta of made) {
     void index.writer.put(meta);
-    index.addDormant(meta.id, 'remote.released', 0);
+    // The machine says which state a stored lazy record no one holds is in.
+    index.addDormant(meta.id, dormantStateOf('remote')!, 0);
     if (meta.parent !== undefined) index.adjustChildren(meta.parent, 1);
     index.changes.next(meta.id);
   }
