@@ -1,25 +1,6 @@
-import { readFile, readdir, rmdir } from 'node:fs/promises';
-import { join, sep } from 'node:path';
-import { unmount } from '../snapshot/mount.js';
-
-/** Mount points at or below `dir`, deepest first, from the kernel's table (octal escapes decoded). */
-export async function mountPointsUnder(dir: string): Promise<string[]> {
-  let table: string;
-  try {
-    table = await readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const decode = (field: string) =>
-    field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-  const points = table
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((field): field is string => field !== undefined)
-    .map(decode)
-    .filter((point) => point === dir || point.startsWith(dir + sep));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
-}
+import { readdir, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mountPointsUnder, unmount } from '../snapshot/mount.js';
 
 /** What the sweep found and did, for the start-up report. */
 export interface SweepResult {

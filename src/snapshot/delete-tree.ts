@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFile, rm, lstat } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
+import { mountPointsUnder } from './mount.js';
 
 /**
  * Deletes a snapshot directory tree, and says why when it could not. `fs.rm` fails on trees deeper
@@ -42,22 +43,4 @@ function rmOneFileSystem(path: string): Promise<string> {
     child.on('error', (err) => resolve(err.message));
     child.on('close', (code) => resolve(code === 0 ? 'exit 0' : `exit ${code}: ${stderr.trim().split('\n')[0] ?? ''}`));
   });
-}
-
-/** Mount points at or below `path` in this process's mount namespace (mountinfo escapes spaces as octal). */
-export async function mountPointsUnder(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const points: string[] = [];
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    const point = field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-    if (point === path || point.startsWith(`${path}/`)) points.push(point);
-  }
-  return points;
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -116,4 +116,23 @@ export async function withMount<T>(mounts: readonly Mount[], fn: (root: string) 
   } finally {
     await rmdir(target).catch(() => undefined);
   }
+}
+
+/** Mount points at or below `dir`, deepest first, from the kernel's table (octal escapes decoded). */
+export async function mountPointsUnder(dir: string): Promise<string[]> {
+  let table: string;
+  try {
+    table = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const decode = (field: string) =>
+    field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+  const points = table
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((field): field is string => field !== undefined)
+    .map(decode)
+    .filter((point) => point === dir || point.startsWith(dir + sep));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }

@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheManager } from '../cache/manager.js';
-import { mountPointsUnder } from '../cache/mount-sweep.js';
 import type { CacheManagerOptions } from '../cache/open.js';
-import { unmount } from '../snapshot/mount.js';
+import { mountPointsUnder, unmount } from '../snapshot/mount.js';
 
 // Node 20 has no Symbol.asyncDispose; `await using` in TypeScript looks the symbol up at run time.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('Symbol.asyncDispose');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCacheError, NativeSnapshotter, openCacheManager } from '../../src/index.js';
-import { mountPointsUnder } from '../../src/snapshot/delete-tree.js';
+import { mountPointsUnder } from '../../src/snapshot/mount.js';
 import { SnapshotStore } from '../../src/snapshot/store.js';
 
 const roots: string[] = [];
