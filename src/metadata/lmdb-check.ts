@@ -93,45 +93,70 @@ export function checkLmdbFile(path: string): LmdbCheck {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { ok: true, facts: { pageSize: 0, pages: 0, lastPage: 0, txnid: 0n } };
+    if (code === 'ENOENT') return { ok: true, facts: EMPTY };
     if (code === 'ELOOP') return { ok: false, reason: 'it is a symbolic link' };
     throw err;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { ok: false, reason: 'it is not a regular file' };
-    const size = st.size;
-    // An empty file is what a crash during creation leaves; LMDB initialises it afresh.
-    if (size === 0) return { ok: true, facts: { pageSize: 0, pages: 0, lastPage: 0, txnid: 0n } };
-    const first = readMeta(readAt(fd, 0, META_BYTES), 0);
-    if (typeof first === 'string') return { ok: false, reason: `${first} (file is ${size} bytes)` };
-    const { pageSize } = first;
-    if (size % pageSize !== 0)
-      return { ok: false, reason: `its size ${size} is not a multiple of its page size ${pageSize}` };
-    const pages = size / pageSize;
-    if (pages < 2) return { ok: false, reason: `it has ${pages} page; LMDB needs at least two meta pages` };
-    const second = readMeta(readAt(fd, pageSize, META_BYTES), 1);
-    if (typeof second === 'string') return { ok: false, reason: second };
-    if (second.pageSize !== pageSize)
-      return { ok: false, reason: `the meta pages disagree on the page size (${pageSize} and ${second.pageSize})` };
-    const meta = second.txnid > first.txnid ? second : first;
-    const which = meta === first ? 0 : 1;
-    if (meta.lastPage < 1n || meta.lastPage >= BigInt(pages))
-      return {
-        ok: false,
-        reason: `meta page ${which} says page ${meta.lastPage} is in use, but the file has ${pages} pages (truncated?)`,
-      };
-    for (const root of meta.roots)
-      if (root !== NO_PAGE && (root < 2n || root > meta.lastPage))
-        return {
-          ok: false,
-          reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}`,
-        };
-    const lastPage = Number(meta.lastPage);
-    const damaged = walkLmdbPages({ fd, pageSize, lastPage, roots: meta.roots });
-    if (damaged !== undefined) return { ok: false, reason: damaged };
-    return { ok: true, facts: { pageSize, pages, lastPage, txnid: meta.txnid } };
+    // A read-only open may look while the owner commits: LMDB then reuses pages of the tree being read
+    // (and grows the file), which a commit announces by a new txnid. Only a problem seen while the txnid
+    // stood still is damage; a file a live writer keeps committing to is in use, not damaged.
+    let seen = checkHeader(fd);
+    for (let attempt = 0; attempt < STILL_ATTEMPTS; attempt++) {
+      const problem = seen.ok ? walkLmdbPages({ fd, ...seen.facts, roots: seen.roots }) : seen.reason;
+      if (problem === undefined) return { ok: true, facts: seen.ok ? seen.facts : EMPTY };
+      const again = checkHeader(fd);
+      const moved = again.ok && (!seen.ok || again.facts.txnid !== seen.facts.txnid);
+      if (!moved) return { ok: false, reason: problem };
+      seen = again;
+    }
+    return { ok: true, facts: seen.ok ? seen.facts : EMPTY };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Facts of a file LMDB has yet to initialise (absent or empty). */
+const EMPTY: LmdbFileFacts = { pageSize: 0, pages: 0, lastPage: 0, txnid: 0n };
+/** Looks at a file that changes under the walk before calling it busy rather than damaged. */
+const STILL_ATTEMPTS = 5;
+
+type Header = { ok: true; facts: LmdbFileFacts; roots: bigint[] } | { ok: false; reason: string };
+
+/** The file's size and meta pages; `roots` empty for a file LMDB has yet to initialise. */
+function checkHeader(fd: number): Header {
+  const st = fstatSync(fd);
+  if (!st.isFile()) return { ok: false, reason: 'it is not a regular file' };
+  const size = st.size;
+  // An empty file is what a crash during creation leaves; LMDB initialises it afresh.
+  if (size === 0) return { ok: true, facts: EMPTY, roots: [] };
+  const first = readMeta(readAt(fd, 0, META_BYTES), 0);
+  if (typeof first === 'string') return { ok: false, reason: `${first} (file is ${size} bytes)` };
+  const { pageSize } = first;
+  if (size % pageSize !== 0)
+    return { ok: false, reason: `its size ${size} is not a multiple of its page size ${pageSize}` };
+  const pages = size / pageSize;
+  if (pages < 2) return { ok: false, reason: `it has ${pages} page; LMDB needs at least two meta pages` };
+  const second = readMeta(readAt(fd, pageSize, META_BYTES), 1);
+  if (typeof second === 'string') return { ok: false, reason: second };
+  if (second.pageSize !== pageSize)
+    return { ok: false, reason: `the meta pages disagree on the page size (${pageSize} and ${second.pageSize})` };
+  const meta = second.txnid > first.txnid ? second : first;
+  const which = meta === first ? 0 : 1;
+  if (meta.lastPage < 1n || meta.lastPage >= BigInt(pages))
+    return {
+      ok: false,
+      reason: `meta page ${which} says page ${meta.lastPage} is in use, but the file has ${pages} pages (truncated?)`,
+    };
+  for (const root of meta.roots)
+    if (root !== NO_PAGE && (root < 2n || root > meta.lastPage))
+      return {
+        ok: false,
+        reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}`,
+      };
+  return {
+    ok: true,
+    facts: { pageSize, pages, lastPage: Number(meta.lastPage), txnid: meta.txnid },
+    roots: meta.roots,
+  };
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, openSync, closeSync, writeSync, statSync, truncateSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -121,4 +121,33 @@ describe('LMDB header check', () => {
       // The walk must refuse some pages (the trees'), or it checked nothing.
       expect(outcomes).toContain('ER');
     }, 300_000);
+
+  it('a file the owner keeps committing to reads as sound, however often it is looked at', async () => {
+    const root = await populatedRoot();
+    const owner = spawn('node', ['--import', 'tsx', join(import.meta.dirname, 'fixtures/busy-owner.ts'), root], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        owner.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        owner.once('exit', (code) => reject(new Error(`owner exited (${code})`)));
+      });
+      // What a read-only `du` does while a build runs: every look must pass, damaged never.
+      const problems: string[] = [];
+      const until = Date.now() + 4_000;
+      let looks = 0;
+      while (Date.now() < until) {
+        for (const { rel } of FILES) {
+          const check = checkLmdbFile(join(root, ...rel));
+          if (!check.ok) problems.push(`${rel.join('/')}: ${check.reason}`);
+          looks++;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(problems).toEqual([]);
+      expect(looks).toBeGreaterThan(20);
+    } finally {
+      owner.kill('SIGKILL');
+    }
+  }, 60_000);
 });
