@@ -1,6 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { lstat, rm } from 'node:fs/promises';
 import { mountPointsUnder } from './mount.js';
+
+const run = promisify(execFile);
 
 /**
  * Deletes a snapshot directory tree, and says why when it could not. `fs.rm` fails on trees deeper
@@ -33,14 +36,12 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function rmOneFileSystem(path: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn('rm', ['-rf', '--one-file-system', '--', path], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 2000) stderr += d.toString();
-    });
-    child.on('error', (err) => resolve(err.message));
-    child.on('close', (code) => resolve(code === 0 ? 'exit 0' : `exit ${code}: ${stderr.trim().split('\n')[0] ?? ''}`));
-  });
+async function rmOneFileSystem(path: string): Promise<string> {
+  try {
+    await run('rm', ['-rf', '--one-file-system', '--', path]);
+    return 'exit 0';
+  } catch (err) {
+    const e = err as { code?: unknown; stderr?: string; message?: string };
+    return `exit ${String(e.code)}: ${(e.stderr ?? e.message ?? '').trim().split('\n')[0]}`;
+  }
 }

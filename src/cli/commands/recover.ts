@@ -1,9 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { formatOption, rootOption } from '../options.js';
 import { terminalText } from '../escape.js';
-import { CacheError } from '../../cache/errors.js';
+import { isCacheError } from '../../cache/errors.js';
+import { requireCacheRoot } from '../root.js';
 
 interface RecoverFlags {
   root: string;
@@ -35,7 +34,10 @@ export function registerRecover(program: Command): void {
     .addOption(formatOption('text'))
     .action(async (flags: RecoverFlags) => {
       // Loaded only when this command runs: the engine is not needed to print help.
-      await requireDamagedRoot(flags.root);
+      // The root must exist and be a cachekit root, as on every command but demo; being damaged is why we are here.
+      await requireCacheRoot(flags.root, { canCreate: false }).catch((err: unknown) => {
+        if (!isCacheError(err, 'NEEDS_RECOVERY')) throw err;
+      });
       const { openCacheManager } = await import('../../cache/manager.js');
       const cm = await openCacheManager({
         root: flags.root,
@@ -56,20 +58,4 @@ export function registerRecover(program: Command): void {
         await cm.close();
       }
     });
-}
-
-/**
- * Recovery is for a root that exists and holds metadata or snapshots (either may be the damaged side), so
- * `--root ./typo` is an error, as on every command but demo, instead of a new empty cache "recovered".
- */
-async function requireDamagedRoot(root: string): Promise<void> {
-  const named = JSON.stringify(root);
-  const isDir = (path: string) =>
-    stat(path).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-  if (!(await isDir(root))) throw new CacheError('NOT_FOUND', `cache root ${named} does not exist`);
-  if (!(await isDir(join(root, 'metadata'))) && !(await isDir(join(root, 'snapshots'))))
-    throw new CacheError('NOT_FOUND', `${named} is not a cachekit root: it has neither metadata/ nor snapshots/`);
 }
