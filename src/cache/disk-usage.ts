@@ -41,6 +41,8 @@ export interface DiskUsageDeps {
   remember(id: string, state: RecordState, usage: Usage): void;
   onProgress(progress: DiskUsageProgress): void;
   onSizeFailed(id: string, reason: string): void;
+  /** Only these records (a prune's reach, read from an index); by default every record. */
+  only?: readonly string[];
 }
 
 /** Records examined per turn of the event loop while scanning for known sizes. */
@@ -95,7 +97,7 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
     const inUse = inUseSet(table);
     const now = deps.now();
     const unknown: { info: UsageInfo; state: RecordState }[] = [];
-    const progress: DiskUsageProgress = { done: 0, total: table.size, bytes: 0 };
+    const progress: DiskUsageProgress = { done: 0, total: deps.only?.length ?? table.size, bytes: 0 };
     const report = (info: UsageInfo) => {
       progress.done++;
       progress.bytes += info.size;
@@ -105,7 +107,7 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
     };
     /** Emits records of known size while scanning, a chunk per turn so a large cache never blocks the loop. */
     const known$ = new Observable<UsageInfo>((out) => {
-      const ids = [...table.ids()];
+      const ids = deps.only ?? [...table.ids()];
       let next = 0;
       let timer: NodeJS.Immediate | undefined;
       const step = () => {

@@ -217,6 +217,11 @@ export class CacheManager {
    * or aborting the signal stops every walk in flight.
    */
   diskUsage$(options: DiskUsageOptions = {}): Observable<UsageInfo> {
+    return this.usage$(options);
+  }
+
+  /** Disk usage of every record, or only of those named (a prune's reach). */
+  private usage$(options: DiskUsageOptions, only?: readonly string[]): Observable<UsageInfo> {
     this.ensureOpen('diskUsage');
     const { index, snapshotter } = this.engine;
     return this.endedByClose(
@@ -232,6 +237,7 @@ export class CacheManager {
           onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
           onSizeFailed: (id, reason) =>
             this.events.emitLazy(() => ({ type: 'size.failed', id, reason, at: Date.now() })),
+          ...(only ? { only } : {}),
         },
         options,
       ),
@@ -377,7 +383,9 @@ export class CacheManager {
     const run = prune$(
       {
         root: this.root,
-        usage: () => this.diskUsage(),
+        usage: (only) => lastValueFrom(this.usage$({}, only).pipe(toArray())),
+        usedUpTo: (at) => this.engine.index.usedUpTo(at),
+        childrenOf: (id) => this.engine.index.childrenOf(id),
         removeRecord: (id, reason) => this.engine.supervisor.request<void>({ type: 'REMOVE', id, reason }),
         deleted: () => this.snapshotDeletions(),
         undeleted: () => this.engine.snapshotter.undeleted?.() ?? [],

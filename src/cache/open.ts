@@ -258,6 +258,9 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
         (entry) => hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() }),
         { root: opts.root, recover: opts.recover },
       );
+      // Entry counts out of step (entries of a record that was corrupt when deleted, say): the indexes
+      // are rebuilt from the records just checked, so the next clean start-up can trust them.
+      if (!store.indexesInStep()) store.rebuildIndexes();
       for (const entry of await releaseOrphanLeases(snapshotter)) {
         report.repairs.push(entry);
         hooks.onRepair({ type: 'reconcile', ...entry, at: Date.now() });

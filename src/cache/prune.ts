@@ -25,8 +25,15 @@ export interface PrunedRecord extends UsageInfo {
 
 export interface PruneHost {
   root: string;
-  /** Current usage of every record, sizes included. */
-  usage(): Promise<UsageInfo[]>;
+  /** Current usage of every record (or of those named), sizes included. */
+  usage(only?: readonly string[]): Promise<UsageInfo[]>;
+  /**
+   * Ids that may have been last used at or before `at` (never-used ones too), from the last-use index and
+   * the records in memory; a superset, each checked by the planner. Undefined when there is no index.
+   */
+  usedUpTo?(at: number): string[] | undefined;
+  /** How many present records name the record as their parent. */
+  childrenOf(id: string): number;
   /** Removes one record if the supervisor still finds it unreferenced; LOCKED otherwise. */
   removeRecord(id: string, reason: string): Promise<void>;
   /** Resolves once the snapshot directories of every removal so far are deleted (they go in the background). */
@@ -62,14 +69,18 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
     const run = async () => {
       for (const [index, policy] of policies.entries()) {
         if (stopped) return;
-        const usage = (await host.usage()).filter((u) => !gone.has(u.id));
+        const now = host.now();
+        const reach = reachable(host, policy, now);
+        const usage = (await host.usage(reach)).filter((u) => !gone.has(u.id));
         const byId = new Map(usage.map((u) => [u.id, u]));
         const disk: DiskStats | undefined = needsDiskStats(policy) ? await diskStats(host.root) : undefined;
         const planner = new PrunePlanner({
           records: usage.map(usageSummary),
           policy,
-          now: host.now(),
+          now,
           ...(disk ? { disk } : {}),
+          // Only part of the cache was read: its records' children may lie outside it.
+          ...(reach ? { childCounts: (id: string) => host.childrenOf(id) } : {}),
         });
         // Building the plan and ranking the first pass are each a block of work on a large cache: let others in between.
         await new Promise((resolve) => setImmediate(resolve));
@@ -141,6 +152,18 @@ export function prune$(host: PruneHost, policies: readonly PruneInfo[]): Observa
       stopped = true;
     };
   });
+}
+
+/**
+ * The records a policy can remove, when an index can say so without reading every record: a keepDuration
+ * policy with no size target only reaches records last used at or before its cutoff. A size target ranks
+ * and totals the whole cache, so it reads every record (undefined).
+ */
+function reachable(host: PruneHost, policy: PruneInfo, now: number): string[] | undefined {
+  const keepDuration = policy.keepDuration ?? 0;
+  const sized = (policy.maxUsedSpace ?? 0) > 0 || (policy.minFreeSpace ?? 0) > 0 || (policy.reservedSpace ?? 0) > 0;
+  if (keepDuration === 0 || sized || !host.usedUpTo) return undefined;
+  return host.usedUpTo(now - keepDuration);
 }
 
 /** Checks policies (filters included) up front, as one CacheError INVALID naming each problem. */

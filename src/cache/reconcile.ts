@@ -73,16 +73,25 @@ export async function loadAfterCleanShutdown(
   mark: CleanShutdownMark,
 ): Promise<number | undefined> {
   if (snapshotter.fingerprint === undefined || (await snapshotter.fingerprint()) !== mark.snapshots) return undefined;
-  const records: StoredRecord[] = [];
-  let corrupt = false;
-  for (const meta of store.all(() => {
-    corrupt = true;
-  })) {
-    if (meta.state === 'removing' || (meta.state === 'mutable' && !meta.retain)) return undefined;
-    records.push(meta);
+  // The indexes alone say each record's state and parent; no record is decoded unless it is mutable.
+  if (!store.indexesInStep()) return undefined;
+  const { states, children } = store.indexedStates();
+  if (states.size !== mark.records) return undefined;
+  for (const [id, state] of states) {
+    if (state === 'removing') return undefined;
+    // An unretained mutable record is what a crash leaves; a clean close never does. Such records are few.
+    if (state === 'mutable' && readLeniently(store, id)?.retain !== true) return undefined;
   }
-  if (corrupt || records.length !== mark.records) return undefined;
-  return loadRecords(records, table);
+  for (const [id, state] of states) table.addDormant(id, dormantStateOf(state)!, children.get(id) ?? 0);
+  return states.size;
+}
+
+function readLeniently(store: MetadataStore, id: string): StoredRecord | undefined {
+  try {
+    return store.get(id);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the root is, and the recovery the caller asked for, if any. */

@@ -1,9 +1,21 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { MetadataError } from './errors.js';
+import { cacheKeyOf, damagedOnFailure, describeIssue, parseStored, Undecodable } from './stored-values.js';
+import {
+  fieldOfIndexKey,
+  fieldRange,
+  idOfIndexKey,
+  INDEX_NAMES,
+  INDEX_VERSION,
+  indexKeysOf,
+  type IndexKeys,
+  type IndexName,
+  usedUpToRange,
+} from './indexes.js';
 import { assertMetadataFile } from './metadata-file.js';
 import { migrationPath } from './migrations.js';
-import { StoredRecord, SCHEMA_VERSION, SchemaVersion } from './schema.js';
+import { StoredRecord, type StoredState, SCHEMA_VERSION, SchemaVersion } from './schema.js';
 
 export type MetadataWrite = { put: StoredRecord } | { delete: string };
 
@@ -18,6 +30,8 @@ const VERSION_KEY = 'schemaVersion';
  * that was lost (deleted, replaced) from one that merely holds no records right now.
  */
 const ESTABLISHED_KEY = 'established';
+/** The index version the indexes were last built for; any other value rebuilds them at open. */
+const INDEX_VERSION_KEY = 'indexVersion';
 
 /**
  * Record metadata in LMDB: one entry per record, every value checked by zod on
@@ -33,8 +47,16 @@ export class MetadataStore {
     private readonly settings: Database<unknown, string>,
     /** Cache key -> record id: `findKey` reads one entry instead of scanning the records. */
     private readonly keys: Database<unknown, string>,
+    /** The secondary indexes (see indexes.ts), kept in the same transactions as the records. */
+    private readonly indexes: Record<IndexName, Database<unknown, string>>,
     readonly readOnly: boolean,
   ) {}
+
+  /**
+   * Records written (or deleted, null) in a transaction not yet committed: LMDB shows the old value
+   * until then, and a second write in the same turn must unindex what the first one indexed.
+   */
+  private readonly inFlight = new Map<string, StoredRecord | null>();
 
   static async open(path: string, options: { readOnly?: boolean } = {}): Promise<MetadataStore> {
     assertMetadataFile(path);
@@ -43,11 +65,14 @@ export class MetadataStore {
     else if (!existsSync(path))
       throw new MetadataError('NOT_FOUND', path, `no cache metadata at ${path}: not a cachekit root, or never opened`);
     // overlappingSync off: a commit's promise then means "on disk", which is what callers wait for.
-    const env = open({ path, overlappingSync: false, readOnly, maxDbs: 4 });
+    const env = open({ path, overlappingSync: false, readOnly, maxDbs: 8 });
     const meta = env.openDB<unknown, string>({ name: 'meta' });
     const records = env.openDB<unknown, string>({ name: 'records' });
     const keys = env.openDB<unknown, string>({ name: 'keys' });
-    const store = new MetadataStore(path, env, records, meta, keys, readOnly);
+    const indexes = Object.fromEntries(
+      INDEX_NAMES.map((name) => [name, env.openDB<unknown, string>({ name })]),
+    ) as Record<IndexName, Database<unknown, string>>;
+    const store = new MetadataStore(path, env, records, meta, keys, indexes, readOnly);
     const stored = meta.get(VERSION_KEY);
     if (stored === undefined) {
       if (readOnly) {
@@ -87,7 +112,71 @@ export class MetadataStore {
         });
       }
     }
+    if (!readOnly && !store.indexed) store.rebuildIndexes();
     return store;
+  }
+
+  /** Whether the indexes are built for this version; a read-only opener of an older store scans instead. */
+  get indexed(): boolean {
+    return this.settings.get(INDEX_VERSION_KEY) === INDEX_VERSION;
+  }
+
+  /**
+   * Rebuilds every index from the records, in one durable transaction: at the first open by a
+   * version with new indexes, and whenever the entry counts show an index out of step.
+   */
+  rebuildIndexes(): void {
+    if (this.readOnly) throw this.readOnlyError('rebuilding the indexes');
+    this.env.transactionSync(() => {
+      for (const name of INDEX_NAMES) this.indexes[name].clearSync();
+      // A corrupt record gets no entries: the counts then differ, and every start-up checks in full.
+      for (const record of this.all(() => {}))
+        for (const [name, entry] of Object.entries(indexKeysOf(record)) as [IndexName, string][])
+          this.indexes[name].putSync(entry, true);
+      this.settings.putSync(INDEX_VERSION_KEY, INDEX_VERSION);
+    });
+  }
+
+  /**
+   * Whether the indexes hold one entry per record (byParent aside, which only records with a parent
+   * have): a cheap consistency check (LMDB keeps entry counts) before a start-up trusts them alone.
+   */
+  indexesInStep(): boolean {
+    if (!this.indexed) return false;
+    const records = this.entryCount(this.records);
+    return this.entryCount(this.indexes.byState) === records && this.entryCount(this.indexes.byLastUse) === records;
+  }
+
+  /** Ids of records last used at or before `at`, and of those never used, oldest use first; not checked. */
+  *idsUsedUpTo(at: number): Generator<string> {
+    const range = usedUpToRange(at);
+    for (const key of this.damagedOnFailure(() => this.indexes.byLastUse.getKeys(range)))
+      yield idOfIndexKey(key as string);
+  }
+
+  /** Ids of the records naming `parent` as their parent, as indexed; the caller checks each. */
+  childIds(parent: string): string[] {
+    const range = fieldRange(parent);
+    return this.damagedOnFailure(() => [...this.indexes.byParent.getKeys(range)].map((k) => idOfIndexKey(k as string)));
+  }
+
+  /** Every record's stored state and parent, read from the indexes alone (no record is decoded). */
+  indexedStates(): { states: Map<string, StoredState>; children: Map<string, number> } {
+    const states = new Map<string, StoredState>();
+    const children = new Map<string, number>();
+    this.damagedOnFailure(() => {
+      for (const key of this.indexes.byState.getKeys())
+        states.set(idOfIndexKey(key as string), fieldOfIndexKey(key as string) as StoredState);
+      for (const key of this.indexes.byParent.getKeys()) {
+        const parent = fieldOfIndexKey(key as string);
+        children.set(parent, (children.get(parent) ?? 0) + 1);
+      }
+    });
+    return { states, children };
+  }
+
+  private entryCount(db: Database<unknown, string>): number {
+    return (db.getStats() as { entryCount: number }).entryCount;
   }
 
   /** The record, validated; undefined when absent; a MetadataError CORRUPT when the stored value is corrupt. */
@@ -198,25 +287,8 @@ export class MetadataStore {
     return this.records.getCount();
   }
 
-  /**
-   * A read that LMDB itself fails (MDB_PAGE_NOTFOUND, MDB_CORRUPTED, ...): the file is damaged past
-   * what its header shows, which is DAMAGED, like a bad header, rather than a raw lmdb-js error.
-   */
   private damagedOnFailure<T>(read: () => T): T {
-    try {
-      return read();
-    } catch (err) {
-      if (err instanceof Error && /MDB_/.test(err.message))
-        throw new MetadataError(
-          'DAMAGED',
-          this.path,
-          `cache metadata ${this.path}/data.mdb is damaged: ${err.message}`,
-          {
-            cause: err,
-          },
-        );
-      throw err;
-    }
+    return damagedOnFailure(this.path, read);
   }
 
   /** Applies the writes in one transaction; resolves once it is durable. */
@@ -229,27 +301,56 @@ export class MetadataStore {
     await Promise.all(writes.flatMap((w) => ('put' in w ? this.putRecord(w.put) : this.deleteRecord(w.delete))));
   }
 
-  /** The record and its key index entry; a key it no longer has loses its entry. */
+  /** The record, its key index entry and its secondary index entries; what it no longer has loses its entry. */
   private putRecord(record: StoredRecord): Promise<boolean>[] {
+    const before = this.previous(record.id);
     const pending = [this.records.put(record.id, record)];
-    const before = this.peekKey(record.id);
-    if (before !== undefined && before !== record.key && this.keys.get(before) === record.id)
-      pending.push(this.keys.remove(before));
+    const oldKey = cacheKeyOf(before);
+    if (oldKey !== undefined && oldKey !== record.key && this.keys.get(oldKey) === record.id)
+      pending.push(this.keys.remove(oldKey));
     if (record.key !== undefined) pending.push(this.keys.put(record.key, record.id));
-    return pending;
+    pending.push(...this.reindex(indexKeysOf(before), indexKeysOf(record)));
+    return this.inFlightUntil(record.id, record, pending);
   }
 
   private deleteRecord(id: string): Promise<boolean>[] {
+    const before = this.previous(id);
     const pending = [this.records.remove(id)];
-    const key = this.peekKey(id);
+    const key = cacheKeyOf(before);
     if (key !== undefined && this.keys.get(key) === id) pending.push(this.keys.remove(key));
+    pending.push(...this.reindex(indexKeysOf(before), {}));
+    return this.inFlightUntil(id, null, pending);
+  }
+
+  /** Removes the entries that changed and adds their replacements. */
+  private reindex(before: IndexKeys, after: IndexKeys): Promise<boolean>[] {
+    const pending: Promise<boolean>[] = [];
+    for (const name of INDEX_NAMES) {
+      const [was, now] = [before[name], after[name]];
+      if (was === now) continue;
+      if (was !== undefined) pending.push(this.indexes[name].remove(was));
+      if (now !== undefined) pending.push(this.indexes[name].put(now, true));
+    }
     return pending;
   }
 
-  /** The key of the stored record, read leniently: a corrupt value has no key to unindex. */
-  private peekKey(id: string): string | undefined {
-    const raw = this.records.get(id) as { key?: unknown } | undefined;
-    return typeof raw?.key === 'string' ? raw.key : undefined;
+  /** The last value written for the record, committed or not, read leniently (a corrupt one may not decode). */
+  private previous(id: string): unknown {
+    if (this.inFlight.has(id)) return this.inFlight.get(id) ?? undefined;
+    try {
+      return this.records.get(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private inFlightUntil(id: string, value: StoredRecord | null, pending: Promise<boolean>[]): Promise<boolean>[] {
+    this.inFlight.set(id, value);
+    const done = () => {
+      if (this.inFlight.get(id) === value) this.inFlight.delete(id);
+    };
+    void Promise.allSettled(pending).then(done);
+    return pending;
   }
 
   /** Test and recovery hook: stores a raw value under an id, unchecked. */
@@ -264,25 +365,4 @@ export class MetadataStore {
   async close(): Promise<void> {
     await this.env.close();
   }
-}
-
-function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
-  return `${issue.path.length ? issue.path.join('.') : 'value'} ${issue.message}`;
-}
-
-/** A stored value whose bytes do not decode. */
-class Undecodable {
-  constructor(readonly reason: string) {}
-}
-
-function parseStored(path: string, id: string, raw: unknown): StoredRecord {
-  const result = StoredRecord.safeParse(raw);
-  if (!result.success)
-    throw new MetadataError(
-      'CORRUPT',
-      path,
-      `record ${id}: stored metadata is corrupt: ${result.error.issues.map(describeIssue).join('; ')}`,
-      { id },
-    );
-  return result.data;
 }

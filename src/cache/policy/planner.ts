@@ -32,6 +32,12 @@ export interface PrunePlannerInput {
   disk?: DiskStats;
   /** Unshared cache bytes; defaults to the sum of the sizes of records that are not shared. */
   cacheTotal?: number;
+  /**
+   * When `records` is only part of the cache (the ones a policy can reach, read from an index): how
+   * many present records, in the part or not, name each record as a parent. By default the children
+   * are counted among `records`.
+   */
+  childCounts?: (id: string) => number;
 }
 
 /**
@@ -102,9 +108,12 @@ export class PrunePlanner {
       this.records.set(r.id, r);
     }
     if (issues.length > 0) throw new PolicyError('prune plan input', issues);
-    for (const r of input.records) {
-      for (const p of parentsOf(r)) this.childCount.set(p, (this.childCount.get(p) ?? 0) + 1);
-    }
+    const { childCounts } = input;
+    if (childCounts) for (const r of input.records) this.childCount.set(r.id, childCounts(r.id));
+    else
+      for (const r of input.records) {
+        for (const p of parentsOf(r)) this.childCount.set(p, (this.childCount.get(p) ?? 0) + 1);
+      }
     this.now = input.now;
     this.disk = input.disk ?? { total: 0, free: 0 };
     this.total = input.cacheTotal ?? input.records.reduce((sum, r) => (r.shared ? sum : sum + r.size), 0);

@@ -140,6 +140,18 @@ export class RecordIndex {
     return id !== undefined && this.has(id) && this.meta(id)?.key === key ? id : undefined;
   }
 
+  /**
+   * Records that may have been last used at or before `at` (never-used ones too), read from the last-use
+   * index and the live records: a superset, without visiting the others. Undefined when there is no index.
+   */
+  usedUpTo(at: number): string[] | undefined {
+    const indexed = this.writer.usedUpTo(at);
+    if (indexed === undefined) return undefined;
+    const ids = new Set<string>(this.live.keys());
+    for (const id of indexed) if (this.has(id)) ids.add(id);
+    return [...ids];
+  }
+
   liveRecord(id: string): LiveRecord | undefined {
     return this.live.get(id);
   }

@@ -55,6 +55,15 @@ export class RecordWriter {
     return this.unflushedKeys.get(key) ?? this.store.findKey(key);
   }
 
+  /**
+   * Records that may have been last used at or before `at`: the last-use index, plus every record whose
+   * write has not landed (the index may not show it yet). Undefined when the store has no index.
+   */
+  usedUpTo(at: number): Iterable<string> | undefined {
+    if (!this.store.indexed) return undefined;
+    return [...this.store.idsUsedUpTo(at), ...this.unflushed.keys(), ...this.unstored];
+  }
+
   /** Announces the key of a record before its first write, so no second record can take it meanwhile. */
   claimKey(key: string, id: string): void {
     this.unflushedKeys.set(key, id);
