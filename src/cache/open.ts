@@ -18,6 +18,7 @@ import { sweepMounts } from './mount-sweep.js';
 import {
   CLEAN_SHUTDOWN_KEY,
   cleanShutdownMark,
+  type CleanShutdownMark,
   loadAfterCleanShutdown,
   loadRecords,
   reconcile,
@@ -182,7 +183,13 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
     if (opts.readOnly || !started || writeFailed || !store || !snapshotter?.fingerprint) return;
     try {
       const snapshots = await snapshotter.fingerprint();
-      await store.putSetting(CLEAN_SHUTDOWN_KEY, { at: Date.now(), records: store.count(), snapshots });
+      const mark: CleanShutdownMark = {
+        at: Date.now(),
+        records: store.count(),
+        snapshots,
+        metadataBefore: store.lastTransaction(),
+      };
+      await store.putSetting(CLEAN_SHUTDOWN_KEY, mark);
     } catch {
       // No mark: the next open checks everything, as after a crash.
     }
@@ -238,10 +245,13 @@ export async function openEngine(opts: CheckedOptions, hooks: OpenHooks): Promis
       }
       const swept = await sweepMounts(join(opts.root, 'mounts'));
       const mark = cleanShutdownMark(store);
+      const metadataTransaction = store.lastTransaction();
       // The mark goes, durably, before any record is served: a crash from here on means a full check next time.
       if (store.setting(CLEAN_SHUTDOWN_KEY) !== undefined) await store.putSetting(CLEAN_SHUTDOWN_KEY, null);
       const loaded =
-        mark && opts.recover === undefined ? await loadAfterCleanShutdown(store, snapshotter, index, mark) : undefined;
+        mark && opts.recover === undefined
+          ? await loadAfterCleanShutdown(store, snapshotter, index, mark, metadataTransaction)
+          : undefined;
       if (loaded !== undefined) {
         // Leftover directories are not records: one readdir, no record checked.
         await snapshotter.cleanup?.();

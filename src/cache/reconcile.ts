@@ -51,6 +51,11 @@ const CleanShutdownMark = z.object({
   records: z.number().int().nonnegative(),
   /** The snapshotter's fingerprint at close: any change to the snapshots since means a full check. */
   snapshots: z.string().min(1),
+  /**
+   * The metadata's last transaction before the mark was written: the mark's own write is the next one,
+   * so any other id at open means something wrote the records since (a tool, another process).
+   */
+  metadataBefore: z.number().int(),
 });
 export type CleanShutdownMark = z.infer<typeof CleanShutdownMark>;
 
@@ -71,7 +76,10 @@ export async function loadAfterCleanShutdown(
   snapshotter: Snapshotter,
   table: RecordIndex,
   mark: CleanShutdownMark,
+  /** The metadata's last transaction as the open found it, before the mark was taken away. */
+  metadataTransaction: number,
 ): Promise<number | undefined> {
+  if (metadataTransaction !== mark.metadataBefore + 1) return undefined;
   if (snapshotter.fingerprint === undefined || (await snapshotter.fingerprint()) !== mark.snapshots) return undefined;
   // The indexes alone say each record's state and parent; no record is decoded unless it is mutable.
   if (!store.indexesInStep()) return undefined;

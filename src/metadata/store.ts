@@ -283,6 +283,15 @@ export class MetadataStore {
     this.env.resetReadTxn();
   }
 
+  /**
+   * The id of the last committed write transaction: any write by any process moves it, so a value saved
+   * beside it tells whether anything was written since (as the snapshotter's fingerprint does for snapshots).
+   */
+  lastTransaction(): number {
+    const { lastTxnId } = this.env.getStats() as { lastTxnId?: unknown };
+    return typeof lastTxnId === 'number' ? lastTxnId : -1;
+  }
+
   count(): number {
     return this.records.getCount();
   }

@@ -1,10 +1,11 @@
 /**
  * A cache of N committed one-file records made by scripts/make-large-root.ts (10 of them last used
  * 30 days ago): open time and RSS after a full check and after a clean shutdown, status() time, the
- * first diskUsage$ row, and a keepDuration prune that finds the 10 victims. Each goal of issue 14 is
+ * first diskUsage$ row, a full disk usage against du -s cold and warm, and a keepDuration prune that finds the 10 victims. Each goal of issue 14 is
  * printed beside its figure.
  * Run: npm run bench:large [-- --records 1000000] [-- --snapshotter overlay]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { makeLargeRoot } from '../../scripts/make-large-root.js';
 import { type CacheManager, openCacheManager } from '../../src/index.js';
+import { MetadataStore } from '../../src/metadata/store.js';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '100000' }, snapshotter: { type: 'string', default: 'native' } },
@@ -27,6 +29,43 @@ const line = (what: string, figure: string, goal: string) =>
 
 /** The open goal scales with the record count: 0.5 s per 100,000 up to 5 s per 1,000,000. */
 const openGoal = RECORDS <= 100_000 ? '≤ 0.5 s at 100,000' : '≤ 5 s at 1,000,000';
+
+/** Empties the page cache so the next walk reads the disk; false when this process may not (not root). */
+function dropCaches(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** GNU du over every snapshot directory, the baseline a full disk usage is held to. */
+function timedDu(dir: string): number {
+  const t = performance.now();
+  execFileSync('du', ['-s', '-B1', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return performance.now() - t;
+}
+
+async function timedDiskUsage(cm: CacheManager): Promise<number> {
+  const t = performance.now();
+  const rows = await cm.diskUsage();
+  if (rows.length !== RECORDS || rows.some((r) => r.sizeError !== undefined || r.size === 0))
+    throw new Error(`disk usage: ${rows.length} rows for ${RECORDS} records, or a size missing`);
+  return performance.now() - t;
+}
+
+/** Drops every stored size, as a root that was never sized has none: the next disk usage walks every record. */
+async function forgetSizes(root: string): Promise<void> {
+  const store = await MetadataStore.open(join(root, 'metadata'));
+  const all = [...store.all(() => {})];
+  for (let i = 0; i < all.length; i += 20_000)
+    await store.write(all.slice(i, i + 20_000).map(({ usage: _usage, ...rest }) => ({ put: rest })));
+  await store.close();
+}
+
+const ratioLine = (what: string, ours: number, du: number) =>
+  line(what, `${(ours / 1000).toFixed(2)} s`, `≤ 1.5x du -s (${(du / 1000).toFixed(2)} s): ${(ours / du).toFixed(2)}x`);
 
 async function timedOpen(root: string): Promise<{ cm: CacheManager; ms: number; rss: number }> {
   gc?.();
@@ -71,12 +110,27 @@ try {
   await firstValueFrom(cm.diskUsage$());
   line('first diskUsage$ row (sizes unknown)', `${(performance.now() - td).toFixed(1)} ms`, '(no goal; reported)');
 
+  // Full disk usage against du -s over the same directories: cold (page cache dropped before each), then warm.
+  const snapshotsDir = join(root, 'snapshots');
+  let usageCm = cm;
+  if (dropCaches()) {
+    const duCold = timedDu(snapshotsDir);
+    dropCaches();
+    ratioLine('full diskUsage(), cold (sizes unknown)', await timedDiskUsage(usageCm), duCold);
+  } else console.log('full diskUsage(), cold: skipped (the page cache cannot be dropped without root)');
+  await usageCm.close();
+  await forgetSizes(root);
+  usageCm = (await timedOpen(root)).cm;
+  timedDu(snapshotsDir);
+  const duWarm = timedDu(snapshotsDir);
+  ratioLine('full diskUsage(), warm (sizes unknown)', await timedDiskUsage(usageCm), duWarm);
+
   const tp = performance.now();
-  const pruned = await lastValueFrom(cm.prune({ keepDuration: 7 * DAY }).pipe(toArray()));
+  const pruned = await lastValueFrom(usageCm.prune({ keepDuration: 7 * DAY }).pipe(toArray()));
   const pruneMs = performance.now() - tp;
   if (pruned.length !== VICTIMS) throw new Error(`keepDuration pruned ${pruned.length}, expected ${VICTIMS}`);
   line(`prune keepDuration, ${VICTIMS} victims`, `${pruneMs.toFixed(0)} ms`, '< 100 ms at 1,000,000');
-  await cm.close();
+  await usageCm.close();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -79,6 +79,20 @@ describe('clean-shutdown mark, changes made after the close', () => {
     expect(cm.startup.repairs).toEqual([expect.objectContaining({ action: 'dropped-missing-snapshot', id: gone.id })]);
   });
 
+  it('any metadata write behind a clean close, even a harmless one, means a full check', async () => {
+    const root = fx.root();
+    let cm = await fx.open(root);
+    const kept = await (await cm.new(null, { retain: true, description: 'before' })).commit();
+    await kept.release();
+    await cm.close();
+    const store = await MetadataStore.open(join(root, 'metadata'));
+    await store.write([{ put: { ...store.get(kept.id)!, description: 'after' } }]);
+    await store.close();
+    cm = await fx.open(root);
+    expect(cm.startup.check).toBe('full');
+    expect(cm.describe(kept.id).metadata.description).toBe('after');
+  });
+
   it('a record marked removing behind a clean close is finished by a full check', async () => {
     const root = fx.root();
     let cm = await fx.open(root);
