@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open as openFile, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { deleteTree } from './delete-tree.js';
+import { deleteTrees } from './delete-tree.js';
 import { SnapshotError } from './errors.js';
 import { isFilterSyntaxError, matchFilter, parseFilters, type FieldLookup } from '../filters/index.js';
 import { SnapshotStore, type SnapshotRecord } from './store.js';
@@ -74,8 +74,11 @@ export function walkFilter(filters: readonly string[]): (info: Info) => boolean 
   return (info) => matchFilter(expr, infoLookup(info));
 }
 
-/** Trash directories deleted at once, in the background. */
-const MAX_DELETIONS = 2;
+/**
+ * Trash directories one background `rm` process deletes at most: the queue a prune builds goes in a few
+ * processes, and the argument list stays far below the kernel's limit (paths are under 100 bytes).
+ */
+const DELETION_BATCH = 1024;
 
 export class SnapshotterCore implements Snapshotter {
   private closed = false;
@@ -83,7 +86,9 @@ export class SnapshotterCore implements Snapshotter {
   private readonly pending = new Set<Promise<unknown>>();
   /** Directory deletions (and trash-list sweeps) running in the background after their removal returned. */
   private readonly deleting = new Set<Promise<void>>();
-  /** Trash waiting for a deletion slot. */
+  /** The background deletion in progress, if any: one at a time. */
+  private deletion: Promise<void> | undefined;
+  /** Trash waiting for the next deletion. */
   private readonly queued: { trash: string; removedId: number | undefined }[] = [];
   /** Removed ids whose directory is deleted, waiting to be dropped from the store's trash list. */
   private readonly swept: number[] = [];
@@ -204,23 +209,32 @@ export class SnapshotterCore implements Snapshotter {
   }
 
   /**
-   * Deletes queued trash a few directories at a time: rm runs on libuv's small thread pool, which the
-   * metadata commits and renames of later removals share, so a flood of deletions must not starve them.
+   * Deletes queued trash in the background, everything queued so far in one `rm` process, so a prune's
+   * removals do not wait for, or compete with, the deletion of the directories they left.
    */
   private pumpDeletions(): void {
-    while (this.queued.length > 0 && this.deleting.size < MAX_DELETIONS) {
-      const { trash, removedId } = this.queued.shift()!;
-      const deletion: Promise<void> = deleteTree(trash)
-        .catch((err: unknown) => (err instanceof Error ? err.message : String(err)))
-        .then((failure) => {
+    if (this.deletion !== undefined || this.queued.length === 0) return;
+    const batch = this.queued.splice(0, DELETION_BATCH);
+    const deletion: Promise<void> = deleteTrees(batch.map((b) => b.trash))
+      .then((failures) => {
+        for (const { trash, removedId } of batch) {
+          const failure = failures.get(trash);
           if (failure === undefined) this.stuck.delete(trash);
           else this.stuck.set(trash, failure);
-          this.deleting.delete(deletion);
           if (removedId !== undefined) this.sweep(removedId);
-          this.pumpDeletions();
-        });
-      this.deleting.add(deletion);
-    }
+        }
+      })
+      .catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        for (const { trash } of batch) this.stuck.set(trash, reason);
+      })
+      .then(() => {
+        this.deleting.delete(deletion);
+        this.deletion = undefined;
+        this.pumpDeletions();
+      });
+    this.deletion = deletion;
+    this.deleting.add(deletion);
   }
 
   /** Changes whenever the snapshot metadata does; read once deletions settled, it names the state left behind. */
