@@ -37,6 +37,8 @@ export interface DiskUsageDeps {
   sizes: SizeService;
   /** Measures a record's snapshot the way the snapshotter's `usage` does. */
   measure(id: string, state: RecordState, signal: AbortSignal): Promise<Usage>;
+  /** What the snapshotter recorded at commit for an immutable record's content, when it keeps that. */
+  recorded(id: string, state: RecordState): Usage | undefined;
   /** Stores a computed size of an immutable record so it is reused. */
   remember(id: string, state: RecordState, usage: Usage): void;
   onProgress(progress: DiskUsageProgress): void;
@@ -122,8 +124,13 @@ export function diskUsage$(deps: DiskUsageDeps, options: DiskUsageOptions = {}):
           // BuildKit reports a mutable record in use as size 0: its content is still changing.
           // A lazy record has nothing here yet: size 0, and its blob's size in the registry.
           if ((info.mutable && info.inUse) || info.remoteSize !== undefined) out.next(info);
-          else if (stored && !info.mutable) out.next({ ...info, size: stored.size });
-          else unknown.push({ info, state: table.stateOf(id)! });
+          else if (info.mutable) unknown.push({ info, state: table.stateOf(id)! });
+          else {
+            // Known already: stored with the record, or recorded by the snapshotter at commit (no walk).
+            const known = stored ?? deps.recorded(id, table.stateOf(id)!);
+            if (known) out.next({ ...info, size: known.size });
+            else unknown.push({ info, state: table.stateOf(id)! });
+          }
         }
         if (next < ids.length) timer = setImmediate(step);
         else {

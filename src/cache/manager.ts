@@ -17,7 +17,7 @@ import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
 import { contentKey, sizeKey } from './keys.js';
 import { mountRecord } from './mounts.js';
-import { measureContent } from './snapshot-state.js';
+import { measureContent, recordedContentUsage } from './snapshot-state.js';
 import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
 import { type CacheManagerOptions, checkOptions, type Clock, type Engine, openEngine } from './open.js';
 import { NewOptionsSchema, type NewOptions, parseOptions } from './options.js';
@@ -233,6 +233,7 @@ export class CacheManager {
           now: () => this.clock.now(),
           sizes: this.sizes,
           measure: (id, state, signal) => measureContent(snapshotter, id, state, signal),
+          recorded: (id, state) => recordedContentUsage(snapshotter, id, state),
           remember: (id, state, usage) => this.rememberSize(id, state, usage),
           onProgress: (p) => this.events.emitLazy(() => ({ type: 'size.progress', ...p, at: Date.now() })),
           onSizeFailed: (id, reason) =>

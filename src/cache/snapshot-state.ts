@@ -19,6 +19,16 @@ export async function kindOf(snapshotter: Snapshotter, key: string): Promise<Key
   }
 }
 
+/** The usage the snapshotter recorded for a record's committed content, if it keeps one; no I/O. */
+export function recordedContentUsage(snapshotter: Snapshotter, id: string, state: RecordState): Usage | undefined {
+  if (!snapshotter.recordedUsage) return undefined;
+  for (const key of contentKeys(id, state)) {
+    const usage = snapshotter.recordedUsage(key);
+    if (usage) return usage;
+  }
+  return undefined;
+}
+
 /** The usage of a record's content, from the first key that may hold it and exists; errors are the snapshotter's. */
 export async function measureContent(
   snapshotter: Snapshotter,

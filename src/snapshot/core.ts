@@ -384,6 +384,17 @@ export class SnapshotterCore implements Snapshotter {
     });
   }
 
+  recordedUsage(key: string): Usage | undefined {
+    if (this.closed) return undefined;
+    try {
+      const rec = this.store.getByName(key);
+      return rec?.kind === 'committed' && rec.usage ? { ...rec.usage } : undefined;
+    } catch {
+      // Unreadable metadata: the walk that follows reports it, with the snapshotter's own error.
+      return undefined;
+    }
+  }
+
   usage(key: string, options: UsageOptions = {}): Promise<Usage> {
     return this.run('usage', key, async () => {
       validateKey('usage', 'key', key);

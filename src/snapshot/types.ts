@@ -66,6 +66,12 @@ export interface Snapshotter {
    * every open checks every record.
    */
   fingerprint?(): Promise<string>;
+  /**
+   * The usage a committed snapshot's metadata recorded at commit (containerd's snapshotters keep one too),
+   * read without touching its directory; undefined when there is none, or for an active snapshot. A disk
+   * usage of many records reads this first and walks only what it cannot answer.
+   */
+  recordedUsage?(key: string): Usage | undefined;
 }
 
 /** A removed snapshot's directory that could not be deleted, and why (a mount inside it, a failing disk). */
