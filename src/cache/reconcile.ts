@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StoredRecord } from '../metadata/schema.js';
+import { type StoredRecord, StoredState } from '../metadata/schema.js';
 import type { MetadataStore, MetadataWrite } from '../metadata/store.js';
 import { isSnapshotError } from '../snapshot/errors.js';
 import type { Info, Snapshotter } from '../snapshot/types.js';
@@ -82,16 +82,22 @@ export async function loadAfterCleanShutdown(
   if (metadataTransaction !== mark.metadataBefore + 1) return undefined;
   if (snapshotter.fingerprint === undefined || (await snapshotter.fingerprint()) !== mark.snapshots) return undefined;
   // The indexes alone say each record's state and parent; no record is decoded unless it is mutable.
-  if (!store.indexesInStep()) return undefined;
-  const { states, children } = store.indexedStates();
-  if (states.size !== mark.records) return undefined;
-  for (const [id, state] of states) {
-    if (state === 'removing') return undefined;
-    // An unretained mutable record is what a crash leaves; a clean close never does. Such records are few.
-    if (state === 'mutable' && readLeniently(store, id)?.retain !== true) return undefined;
+  if (!store.indexesInStep() || store.count() !== mark.records) return undefined;
+  for (const _ of store.idsInState('removing')) return undefined;
+  // An unretained mutable record is what a crash leaves; a clean close never does. Such records are few.
+  for (const id of store.idsInState('mutable')) if (readLeniently(store, id)?.retain !== true) return undefined;
+  const children = store.childCounts();
+  let loaded = 0;
+  for (const state of StoredState.options) {
+    const dormant = dormantStateOf(state);
+    if (dormant === undefined) continue;
+    // Streamed from the index straight into the table: no list of a million records is built first.
+    for (const id of store.idsInState(state)) {
+      table.addDormant(id, dormant, children.get(id) ?? 0);
+      loaded++;
+    }
   }
-  for (const [id, state] of states) table.addDormant(id, dormantStateOf(state)!, children.get(id) ?? 0);
-  return states.size;
+  return loaded;
 }
 
 function readLeniently(store: MetadataStore, id: string): StoredRecord | undefined {

@@ -160,19 +160,22 @@ export class MetadataStore {
     return this.damagedOnFailure(() => [...this.indexes.byParent.getKeys(range)].map((k) => idOfIndexKey(k as string)));
   }
 
-  /** Every record's stored state and parent, read from the indexes alone (no record is decoded). */
-  indexedStates(): { states: Map<string, StoredState>; children: Map<string, number> } {
-    const states = new Map<string, StoredState>();
+  /** Ids of the records in a stored state, read from the state index alone (no record is decoded). */
+  *idsInState(state: StoredState): Generator<string> {
+    for (const key of this.damagedOnFailure(() => this.indexes.byState.getKeys(fieldRange(state))))
+      yield idOfIndexKey(key as string);
+  }
+
+  /** How many records name each parent, from the parent index alone; parents without children are absent. */
+  childCounts(): Map<string, number> {
     const children = new Map<string, number>();
     this.damagedOnFailure(() => {
-      for (const key of this.indexes.byState.getKeys())
-        states.set(idOfIndexKey(key as string), fieldOfIndexKey(key as string) as StoredState);
       for (const key of this.indexes.byParent.getKeys()) {
         const parent = fieldOfIndexKey(key as string);
         children.set(parent, (children.get(parent) ?? 0) + 1);
       }
     });
-    return { states, children };
+    return children;
   }
 
   private entryCount(db: Database<unknown, string>): number {
@@ -292,8 +295,9 @@ export class MetadataStore {
     return typeof lastTxnId === 'number' ? lastTxnId : -1;
   }
 
+  /** Records stored; O(1) (LMDB keeps the count). */
   count(): number {
-    return this.records.getCount();
+    return this.entryCount(this.records);
   }
 
   private damagedOnFailure<T>(read: () => T): T {

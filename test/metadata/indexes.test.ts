@@ -38,16 +38,17 @@ describe('metadata indexes (last use, parent, state)', () => {
     expect(store.childIds('old')).toEqual(['new']);
     expect(store.childIds('old!x')).toEqual(['child-of-old!x']);
     expect(store.indexesInStep()).toBe(true);
-    const { states, children } = store.indexedStates();
-    expect(Object.fromEntries(states)).toMatchObject({ old: 'committed', 'child-of-old!x': 'mutable' });
-    expect(Object.fromEntries(children)).toEqual({ old: 1, 'old!x': 1 });
+    expect([...store.idsInState('mutable')]).toEqual(['child-of-old!x']);
+    expect([...store.idsInState('committed')].sort()).toEqual(['edge', 'never', 'new', 'old', 'old!x']);
+    expect(Object.fromEntries(store.childCounts())).toEqual({ old: 1, 'old!x': 1 });
 
     // A use moves the record in the last-use index; two writes in one turn leave only the last one's entries.
     void store.write([{ put: record('old', { lastUsedAt: 7_000 }) }]);
     await store.write([{ put: record('old', { lastUsedAt: 8_000, state: 'removing' }) }]);
     expect([...store.idsUsedUpTo(7_500)]).toEqual(['never', 'edge', 'new']);
     expect([...store.idsUsedUpTo(8_000)]).toEqual(['never', 'edge', 'new', 'old']);
-    expect(store.indexedStates().states.get('old')).toBe('removing');
+    expect([...store.idsInState('removing')]).toEqual(['old']);
+    expect([...store.idsInState('committed')]).not.toContain('old');
     await store.write([{ delete: 'new' }, { put: record('edge', { lastUsedAt: 5_000, parent: 'old!x' }) }]);
     expect(store.childIds('old')).toEqual([]);
     expect(store.childIds('old!x').sort()).toEqual(['child-of-old!x', 'edge']);
