@@ -120,19 +120,37 @@ export async function withMount<T>(mounts: readonly Mount[], fn: (root: string) 
 
 /** Mount points at or below `dir`, deepest first, from the kernel's table (octal escapes decoded). */
 export async function mountPointsUnder(dir: string): Promise<string[]> {
+  return (await mountPointsBelow([dir])).get(dir) ?? [];
+}
+
+/**
+ * For each directory, the mount points at or below it, deepest first, from one read of the kernel's
+ * table; directories with none are absent.
+ */
+export async function mountPointsBelow(dirs: readonly string[]): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
   let table: string;
   try {
     table = await readFile('/proc/self/mountinfo', 'utf8');
   } catch {
-    return [];
+    return found;
   }
   const decode = (field: string) =>
     field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-  const points = table
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((field): field is string => field !== undefined)
-    .map(decode)
-    .filter((point) => point === dir || point.startsWith(dir + sep));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+  const points = new Set(
+    table
+      .split('\n')
+      .map((line) => line.split(' ')[4])
+      .filter((field): field is string => field !== undefined)
+      .map(decode),
+  );
+  for (const dir of dirs) {
+    const under = [...points].filter((point) => point === dir || point.startsWith(dir + sep));
+    if (under.length > 0)
+      found.set(
+        dir,
+        under.sort((a, b) => b.length - a.length),
+      );
+  }
+  return found;
 }

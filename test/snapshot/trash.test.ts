@@ -1,13 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCacheError, NativeSnapshotter, openCacheManager } from '../../src/index.js';
+import { deleteTrees } from '../../src/snapshot/delete-tree.js';
 import { mountPointsUnder } from '../../src/snapshot/mount.js';
 import { SnapshotStore } from '../../src/snapshot/store.js';
 
 const roots: string[] = [];
+const asRoot = process.getuid?.() === 0;
 afterEach(() => {
   for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
 });
@@ -79,7 +81,6 @@ describe('removed snapshots whose directories were not deleted yet', () => {
     await snap.close();
   });
 
-  const asRoot = process.getuid?.() === 0;
   it.skipIf(!asRoot)(
     `a directory holding a mount point is kept and named by the snapshotter, the prune and the next start${asRoot ? '' : ' (skipped: bind mounts need root)'}`,
     async () => {
@@ -87,6 +88,7 @@ describe('removed snapshots whose directories were not deleted yet', () => {
       roots.push(root);
       const elsewhere = mkdtempSync(join(tmpdir(), 'cachekit-elsewhere-'));
       roots.push(elsewhere);
+      writeFileSync(join(elsewhere, 'theirs'), 'not ours to delete');
       let cm = await openCacheManager({ root, snapshotter: 'native' });
       const mut = await cm.new(null);
       const m = await mut.mount();
@@ -112,6 +114,7 @@ describe('removed snapshots whose directories were not deleted yet', () => {
         expect(pruned).toEqual([id]);
         expect(isCacheError(error, 'INVALID')).toBe(true);
         expect(String((error as Error).message)).toMatch(/could not be deleted.*mount point/);
+        expect(readFileSync(join(elsewhere, 'theirs'), 'utf8')).toBe('not ours to delete');
         await cm.close();
         // The next start retries, and names what it still cannot delete.
         cm = await openCacheManager({ root, snapshotter: 'native' });
@@ -126,6 +129,39 @@ describe('removed snapshots whose directories were not deleted yet', () => {
       expect(cm.startup.repairs.map((r) => r.action)).not.toContain('kept-undeletable-directory');
       expect(readdirSync(join(root, 'snapshots', 'snapshots'))).toEqual([]);
       await cm.close();
+    },
+  );
+});
+
+describe('deleting many trash directories at once', () => {
+  it.skipIf(!asRoot)(
+    `one rm process deletes the batch; the tree holding a mount point is kept and named, the mounted files untouched${asRoot ? '' : ' (skipped: bind mounts need root)'}`,
+    async () => {
+      const root = mkdtempSync(join(tmpdir(), 'cachekit-batch-'));
+      roots.push(root);
+      const elsewhere = mkdtempSync(join(tmpdir(), 'cachekit-elsewhere-'));
+      roots.push(elsewhere);
+      writeFileSync(join(elsewhere, 'theirs'), 'not ours to delete');
+      // More than are deleted in this process, so the batch goes through rm.
+      const trees = Array.from({ length: 40 }, (_, i) => join(root, `trash-${i}`));
+      for (const t of trees) {
+        mkdirSync(join(t, 'a', 'b'), { recursive: true });
+        writeFileSync(join(t, 'a', 'b', 'f'), 'x');
+      }
+      const point = join(trees[7]!, 'a', 'mnt');
+      mkdirSync(point);
+      expect(spawnSync('mount', ['--bind', elsewhere, point]).status).toBe(0);
+      try {
+        const failed = await deleteTrees(trees);
+        expect([...failed.keys()]).toEqual([trees[7]]);
+        expect(failed.get(trees[7]!)).toMatch(/mount point/);
+        expect(readdirSync(root)).toEqual(['trash-7']);
+        expect(readFileSync(join(elsewhere, 'theirs'), 'utf8')).toBe('not ours to delete');
+      } finally {
+        spawnSync('umount', [point]);
+      }
+      expect((await deleteTrees([trees[7]!])).size).toBe(0);
+      expect(readdirSync(root)).toEqual([]);
     },
   );
 });
