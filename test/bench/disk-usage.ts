@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openCacheManager } from '../../src/index.js';
 import { defaultSizePool } from '../../src/size/index.js';
-import { median } from './report.js';
+import { dropCaches, median } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,15 +24,6 @@ const RECORDS = Number(values.records);
 const FILES = Number(values.files);
 const ROUNDS = Number(values.rounds);
 const root = mkdtempSync(join(tmpdir(), 'cachekit-du-bench-'));
-
-function dropCaches(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 try {
   const writer = await openCacheManager({ root });

@@ -14,6 +14,7 @@ import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { makeLargeRoot } from '../../scripts/make-large-root.js';
 import { type CacheManager, openCacheManager } from '../../src/index.js';
 import { MetadataStore } from '../../src/metadata/store.js';
+import { dropCaches } from './report.js';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '100000' }, snapshotter: { type: 'string', default: 'native' } },
@@ -29,16 +30,6 @@ const line = (what: string, figure: string, goal: string) =>
 
 /** The open goal scales with the record count: 0.5 s per 100,000 up to 5 s per 1,000,000. */
 const openGoal = RECORDS <= 100_000 ? '≤ 0.5 s at 100,000' : '≤ 5 s at 1,000,000';
-
-/** Empties the page cache so the next walk reads the disk; false when this process may not (not root). */
-function dropCaches(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** GNU du over every snapshot directory, the baseline a full disk usage is held to. */
 function timedDu(dir: string): number {
@@ -137,7 +128,11 @@ try {
 
   const td = performance.now();
   await firstValueFrom(cm.diskUsage$());
-  line('first diskUsage$ row (no size in the records)', `${(performance.now() - td).toFixed(1)} ms`, '(no goal; reported)');
+  line(
+    'first diskUsage$ row (no size in the records)',
+    `${(performance.now() - td).toFixed(1)} ms`,
+    '(no goal; reported)',
+  );
 
   // Full disk usage against du -s over the same directories: cold (page cache dropped before each), then warm.
   // The records hold no size, but their committed snapshots recorded one at commit (as containerd's do),

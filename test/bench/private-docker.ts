@@ -16,10 +16,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { mountPointsUnder } from '../../src/snapshot/mount.js';
+import { canConnect } from '../snapshot/containerd-daemon.js';
 
 const START_TIMEOUT = 60_000;
 const STOP_GRACE = 20_000;
@@ -112,17 +112,6 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE);
   await gone;
   clearTimeout(timer);
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect(path);
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
 }
 
 /** One engine API call over the daemon's unix socket: no client process in the timing. */

@@ -65,7 +65,8 @@ function toml(s: string): string {
   return JSON.stringify(s);
 }
 
-function canConnect(path: string): Promise<boolean> {
+/** Whether a unix socket accepts a connection now: how a daemon's readiness is told. */
+export function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(path);
     sock.once('connect', () => {
