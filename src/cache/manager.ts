@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { defer, from, lastValueFrom, Observable, of, reduce, switchMap, tap, toArray } from 'rxjs';
 import type { RecordState } from '../../machines/record.machine.js';
 import { CacheKey } from '../metadata/schema.js';
@@ -15,8 +14,7 @@ import { importHost, waitForPull } from './exchange/engine-calls.js';
 import type { CacheEvent } from './events.js';
 import { GcScheduler } from './gc.js';
 import { ControlServer } from './control/server.js';
-import { contentKey, sizeKey } from './keys.js';
-import { mountRecord } from './mounts.js';
+import { sizeKey } from './keys.js';
 import { measureContent, recordedContentUsage } from './snapshot-state.js';
 import { RecordObserver, type RecordsDelta, type RecordView, viewFilter } from './observe.js';
 import { type CacheManagerOptions, checkOptions, type Clock, type Engine, openEngine } from './open.js';
@@ -25,8 +23,9 @@ import type { PruneInfo } from './policy/index.js';
 import { type PrunedRecord, prune$, validatePolicies } from './prune.js';
 import type { ReconcileReport } from './reconcile.js';
 import type { TransitionReport } from './records/record-index.js';
-import { hasTag, stateFacts } from './records/rules.js';
-import { hostOf, ImmutableRef, MutableRef, type RecordMetadata, type RefHost } from './refs.js';
+import { hasTag } from './records/rules.js';
+import { recordMetadata, refHostFor } from './ref-host.js';
+import { hostOf, ImmutableRef, MutableRef, type RefHost } from './refs.js';
 import type { InFlightOperation } from './supervisor/host.js';
 import type { UsageInfo } from './usage.js';
 
@@ -81,7 +80,13 @@ export class CacheManager {
   private constructor(eventBufferSize: number, eventsEnabled: boolean) {
     this.events = new EventHub({ bufferSize: eventBufferSize, batchSize: 256, enabled: eventsEnabled });
     this.events$ = this.events.events$;
-    this.refHost = this.makeRefHost();
+    this.refHost = refHostFor({
+      engine: () => this.engine,
+      root: () => this.root,
+      ensureOpen: (op) => this.ensureOpen(op),
+      pull: (id, signal) => this.pullRecord(id, signal),
+      size$: (id) => this.size$(id),
+    });
   }
 
   static async open(options: CacheManagerOptions): Promise<CacheManager> {
@@ -311,7 +316,7 @@ export class CacheManager {
     const state = index.stateOf(id);
     if (state === undefined) throw new CacheError('NOT_FOUND', `record ${id} not found`);
     const meta = index.meta(id);
-    const metadata = this.metadataOf(id);
+    const metadata = recordMetadata(this.engine.index, id);
     return {
       id,
       state,
@@ -504,67 +509,6 @@ export class CacheManager {
     this.engine.index.transitions.subscribe((t) => {
       if (t.event === 'RELEASE' || t.event === 'RELEASE_MUTABLE') this.gc?.poke();
     });
-  }
-
-  private metadataOf(id: string): RecordMetadata {
-    const meta = this.engine.index.meta(id);
-    if (!meta) throw new CacheError('NOT_FOUND', `record ${id} not found`);
-    return {
-      description: meta.description,
-      recordType: meta.recordType,
-      createdAt: new Date(meta.createdAt),
-      lastUsedAt: meta.lastUsedAt === undefined ? undefined : new Date(meta.lastUsedAt),
-      usageCount: meta.usageCount,
-      parent: meta.parent,
-      key: meta.key,
-    };
-  }
-
-  private makeRefHost(): RefHost {
-    const request = <T>(op: Parameters<Engine['supervisor']['request']>[0]) => {
-      this.ensureOpen(op.type.toLowerCase());
-      return this.engine.supervisor.request<T>(op);
-    };
-    return {
-      metadataOf: (id) => this.metadataOf(id),
-      ensureOpen: (op) => this.ensureOpen(op),
-      pull: (id, { signal }) => this.pullRecord(id, signal),
-      mountRecord: async (id, options) => {
-        this.ensureOpen('mount');
-        if (this.engine.index.is(id, 'lazy')) await this.pullRecord(id);
-        const { index, snapshotter } = this.engine;
-        const state = index.stateOf(id);
-        if (state === undefined) throw new CacheError('NOT_FOUND', `mount: record ${id} not found`);
-        // Content on its way out is never handed out again; the machine says why.
-        if (hasTag(state, 'removal')) {
-          const { code, reason } = stateFacts(state).refusal('ACQUIRE');
-          throw new CacheError(code, `mount: record ${id}: ${reason}`);
-        }
-        return mountRecord(snapshotter, join(this.root, 'mounts'), id, contentKey(id, state), options);
-      },
-      sizeOf: (id, { signal }) =>
-        new Promise<Usage>((resolve, reject) => {
-          if (signal?.aborted) return reject(signal.reason);
-          const sub = this.size$(id).subscribe({ next: resolve, error: reject });
-          signal?.addEventListener(
-            'abort',
-            () => {
-              sub.unsubscribe();
-              reject(signal.reason);
-            },
-            { once: true },
-          );
-        }),
-      release: (id, mutable) => request<void>({ type: 'RELEASE', id, mutable }),
-      commit: async (id) => {
-        await request<string>({ type: 'COMMIT', id });
-      },
-      finalize: (id) => request<void>({ type: 'FINALIZE', id }),
-      clone: (id) => {
-        this.ensureOpen('clone');
-        this.engine.supervisor.requestSync<string>({ type: 'CLONE', id });
-      },
-    };
   }
 
   /** Keeps a computed size of immutable content; the supervisor decides (and skips it read-only). */
