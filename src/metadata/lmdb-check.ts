@@ -41,7 +41,7 @@ const NO_PAGE = 0xffff_ffff_ffff_ffffn;
 export interface LmdbFileFacts {
   pageSize: number;
   pages: number;
-  /** Last page in use per the meta LMDB will pick. */
+  /** Last page in use per the meta LMDB will pick, or the last page of the file when that is shorter (free pages at the end need not be written). */
   lastPage: number;
   txnid: bigint;
 }
@@ -143,20 +143,23 @@ function checkHeader(fd: number): Header {
     return { ok: false, reason: `the meta pages disagree on the page size (${pageSize} and ${second.pageSize})` };
   const meta = second.txnid > first.txnid ? second : first;
   const which = meta === first ? 0 : 1;
-  if (meta.lastPage < 1n || meta.lastPage >= BigInt(pages))
-    return {
-      ok: false,
-      reason: `meta page ${which} says page ${meta.lastPage} is in use, but the file has ${pages} pages (truncated?)`,
-    };
+  if (meta.lastPage < 1n)
+    return { ok: false, reason: `meta page ${which} says page ${meta.lastPage} is the last in use` };
+  // The file may end before the last page in use: LMDB never writes a page that the transaction which
+  // took it freed again (a loose page), so trailing pages can be free and absent. What must be in the
+  // file is every page a tree reaches, which the roots here and the page walk check against this bound.
+  const lastInFile = meta.lastPage < BigInt(pages) ? meta.lastPage : BigInt(pages - 1);
   for (const root of meta.roots)
-    if (root !== NO_PAGE && (root < 2n || root > meta.lastPage))
+    if (root !== NO_PAGE && (root < 2n || root > lastInFile))
       return {
         ok: false,
-        reason: `meta page ${which} points to root page ${root}, outside pages 2..${meta.lastPage}`,
+        reason:
+          `meta page ${which} points to root page ${root}, outside pages 2..${lastInFile}` +
+          (lastInFile < meta.lastPage ? ` (the file has ${pages} pages: truncated?)` : ''),
       };
   return {
     ok: true,
-    facts: { pageSize, pages, lastPage: Number(meta.lastPage), txnid: meta.txnid },
+    facts: { pageSize, pages, lastPage: Number(lastInFile), txnid: meta.txnid },
     roots: meta.roots,
   };
 }
