@@ -185,7 +185,7 @@ export class SnapshotterCore implements Snapshotter {
 
   /** Changes whenever the snapshot metadata does; read once deletions settled, it names the state left behind. */
   async fingerprint(): Promise<string> {
-    await this.deleted();
+    await this.trash.settled();
     return `lmdb-txn:${this.store.lastTransaction()}`;
   }
 
@@ -456,7 +456,7 @@ export class SnapshotterCore implements Snapshotter {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.pending]);
-    await this.deleted();
+    await this.trash.settled();
     await this.store.close();
     for (const [path, store] of openRoots) if (store === this.store) openRoots.delete(path);
   }

@@ -82,8 +82,20 @@ export class Trash {
     this.deleting.add(deletion);
   }
 
-  /** Resolves once every directory deletion started so far is done. */
+  /**
+   * Resolves once every directory deletion started so far is done. The trash-list sweeps that follow
+   * are bookkeeping (a crash before one only means start-up deletes nothing more): not waited for here.
+   */
   async deleted(): Promise<void> {
+    for (;;) {
+      this.pumpDeletions();
+      if (this.deletion === undefined && this.queued.length === 0) return;
+      await Promise.allSettled([...this.deleting]);
+    }
+  }
+
+  /** Resolves once every deletion and every trash-list sweep is done: what the store may be closed after. */
+  async settled(): Promise<void> {
     for (;;) {
       this.pumpDeletions();
       if (this.deleting.size === 0) return;
